@@ -1,0 +1,347 @@
+"""Unit specs: one frozen parameter object per arithmetic unit, from which every layer derives.
+
+``mpmac.unit(kind, **params)`` builds one. Parameter names are the same in Python, on the CLI (with
+dashes), in sweep files and in reports:
+
+    a, b, c      operand formats (b defaults to a; c, the fma addend, defaults to out)
+    out          result format (defaults to a; for mac to the accumulator format, or fp32)
+    acc          mac accumulator: a format (rounded accumulation), ``kulisch[:W]`` or ``quire[:W]``
+    rounding     rne | rtz | rdn | rup | rmm | sr
+    rand_bits    width of the ``rand`` input for rounding="sr"
+    saturate     infinite results become the largest finite value
+    subnormals   False: subnormal inputs read as zero and tiny results flush to zero
+    tininess     after | before
+    latency      0 = combinational; N > 0 = pipelined, result N rising edges after its inputs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import numpy as np
+
+from .golden import mac as golden_mac
+from .golden import ops
+from .golden.formats import FloatFormat, Format, parse_format
+from .golden.rounding import Flags, RoundingContext
+
+__all__ = ["Unit", "Mul", "Add", "Fma", "Convert", "Mac", "unit", "KINDS"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unit:
+    """Common parameters and behaviour of every unit kind.
+
+    Attributes
+    ----------
+    kind : str
+        Unit kind name (``mul``, ``add``, ``fma``, ``convert``, ``mac``).
+    ports : dict
+        Port name -> (direction, width), per the hardware contract in DESIGN.md.
+    latency : int
+        Pipeline depth in clock cycles (0: combinational).
+
+    Raises
+    ------
+    ValueError, TypeError
+        On construction, for any invalid parameter, naming it and the valid choices.
+    """
+
+    kind: ClassVar[str] = ""
+    #: operand roles of this kind, in port order
+    operands: ClassVar[tuple[str, ...]] = ()
+
+    rounding: str = "rne"
+    rand_bits: int = 0
+    saturate: bool = False
+    subnormals: bool = True
+    tininess: str = "after"
+    latency: int = 0
+
+    def __post_init__(self):
+        self.ctx  # validates rounding, rand_bits, tininess
+        for name in ("saturate", "subnormals"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if not isinstance(self.latency, int) or isinstance(self.latency, bool) or self.latency < 0:
+            raise ValueError(f"latency={self.latency!r} is invalid: it must be an int >= 0")
+        for role in self.outputs_rounded():
+            self.ctx.check_output(self.fmt(role))
+
+    # -- formats --------------------------------------------------------------------------------
+    def _parse(self, name: str, default=None):
+        value = getattr(self, name)
+        if value is None:
+            value = default
+        try:
+            object.__setattr__(self, name, parse_format(value))
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
+
+    def fmt(self, role: str) -> Format:
+        """Effective format of an operand or result role (subnormals=False applied)."""
+        f = getattr(self, role)
+        if isinstance(f, FloatFormat) and not self.subnormals:
+            return f.without_subnormals()
+        return f
+
+    def outputs_rounded(self) -> tuple[str, ...]:
+        """Roles whose values are produced by rounding (checked against the rounding mode)."""
+        return ("out",)
+
+    @property
+    def ctx(self) -> RoundingContext:
+        return RoundingContext(self.rounding, self.rand_bits, self.saturate, self.tininess)
+
+    # -- interface ------------------------------------------------------------------------------
+    @property
+    def params(self) -> dict:
+        """Parameters as plain values (format names), e.g. for reports and cache keys."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.name if hasattr(v, "name") and not isinstance(v, str) else v
+        return out
+
+    @property
+    def name(self) -> str:
+        """Deterministic Verilog module name derived from the parameters."""
+        parts = [f"mpmac_{self.kind}"] + [str(getattr(self, r)) for r in self.operands + ("out",)]
+        parts += self._name_extras()
+        parts.append(self.rounding + (str(self.rand_bits) if self.rand_bits else ""))
+        parts += [p for p, on in (("sat", self.saturate), ("ftz", not self.subnormals),
+                                  ("tbefore", self.tininess == "before")) if on]
+        parts.append(f"l{self.latency}")
+        return "_".join(parts).replace(":", "w")
+
+    def _name_extras(self) -> list[str]:
+        return []
+
+    @property
+    def ports(self) -> dict[str, tuple[str, int]]:
+        ports = {}
+        if self.latency > 0 or self.sequential:
+            ports["clk"] = ("in", 1)
+            ports["rst"] = ("in", 1)
+        for role in self.operands:
+            ports[role] = ("in", self.fmt(role).nbits)
+        ports.update(self._extra_inputs())
+        if self.rounding == "sr":
+            ports["rand"] = ("in", self.rand_bits)
+        ports["y"] = ("out", self.fmt("out").nbits)
+        ports["flags"] = ("out", Flags.WIDTH)
+        return ports
+
+    sequential: ClassVar[bool] = False
+
+    def _extra_inputs(self) -> dict:
+        return {}
+
+    def golden(self, **inputs) -> dict[str, np.ndarray]:
+        """Bit-exact results for arrays of input bit patterns (numpy broadcasting applies).
+
+        Returns
+        -------
+        dict with ``y`` (output bit patterns, smallest fitting uint dtype) and ``flags`` (uint8).
+        """
+        args = self._check_inputs(inputs)
+        y, flags = self._golden(**args)
+        return {"y": y, "flags": flags}
+
+    def _check_inputs(self, inputs: dict) -> dict:
+        expected = [p for p, (d, _) in self.ports.items() if d == "in" and p not in ("clk", "rst")]
+        optional = set(self._optional_inputs())
+        unknown = set(inputs) - set(expected)
+        if unknown:
+            raise ValueError(f"unknown input(s) {sorted(unknown)} for {self.kind}; inputs: {expected}")
+        missing = [p for p in expected if p not in inputs and p not in optional]
+        if missing:
+            raise ValueError(f"missing input(s) {missing} for {self.kind}")
+        args = {}
+        for port, value in inputs.items():
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "uib":
+                raise TypeError(f"input {port} must hold integer bit patterns, got dtype {arr.dtype}")
+            width = self.ports[port][1]
+            if arr.size and (arr.min() < 0 or (width < 64 and arr.max() >= (1 << width))):
+                raise ValueError(f"input {port} has values outside 0..2^{width}-1")
+            args[port] = arr
+        return args
+
+    def _optional_inputs(self) -> tuple[str, ...]:
+        return ()
+
+    def _golden(self, **inputs):
+        raise NotImplementedError
+
+    def verilog(self, name: str | None = None) -> str:
+        """Verilog for this unit. Not built yet: arrives with the floating-point generators issue."""
+        raise NotImplementedError(
+            "RTL generation is not implemented yet (mpmac issue 3: floating-point generators); "
+            "only the golden model is available")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _BinaryOp(Unit):
+    a: Format | str = None
+    b: Format | str | None = None
+    out: Format | str | None = None
+
+    operands = ("a", "b")
+
+    def __post_init__(self):
+        if self.a is None:
+            raise ValueError(f"{self.kind} needs an operand format a")
+        self._parse("a")
+        self._parse("b", self.a)
+        self._parse("out", self.a)
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mul(_BinaryOp):
+    """``y = round(a * b)``."""
+
+    kind = "mul"
+
+    def _golden(self, a, b, rand=None):
+        return ops.mul(self.fmt("a"), self.fmt("b"), self.fmt("out"), self.ctx, a, b, rand)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Add(_BinaryOp):
+    """``y = round(a + b)``."""
+
+    kind = "add"
+
+    def _golden(self, a, b, rand=None):
+        return ops.add(self.fmt("a"), self.fmt("b"), self.fmt("out"), self.ctx, a, b, rand)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fma(Unit):
+    """``y = round(a * b + c)`` with a single rounding."""
+
+    kind = "fma"
+    operands = ("a", "b", "c")
+
+    a: Format | str = None
+    b: Format | str | None = None
+    c: Format | str | None = None
+    out: Format | str | None = None
+
+    def __post_init__(self):
+        if self.a is None:
+            raise ValueError("fma needs an operand format a")
+        self._parse("a")
+        self._parse("b", self.a)
+        self._parse("out", self.a)
+        self._parse("c", self.out)
+        super().__post_init__()
+
+    def _golden(self, a, b, c, rand=None):
+        return ops.fma(self.fmt("a"), self.fmt("b"), self.fmt("c"), self.fmt("out"), self.ctx,
+                       a, b, c, rand)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Convert(Unit):
+    """``y = round(a)`` into the ``out`` format."""
+
+    kind = "convert"
+    operands = ("a",)
+
+    a: Format | str = None
+    out: Format | str | None = None
+
+    def __post_init__(self):
+        if self.a is None:
+            raise ValueError("convert needs an input format a")
+        if self.out is None:
+            raise ValueError("convert needs an output format out")
+        self._parse("a")
+        self._parse("out")
+        super().__post_init__()
+
+    def _golden(self, a, rand=None):
+        return ops.convert(self.fmt("a"), self.fmt("out"), self.ctx, a, rand)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mac(Unit):
+    """Multiply-accumulate over a stream, see DESIGN.md's mac contract and :mod:`mpmac.golden.mac`.
+
+    On a rising edge with ``in_valid``: ``acc <- round_acc((clear ? 0 : acc) + a*b)``; ``y`` is the
+    accumulator rounded to ``out``. ``acc`` is a format (rounded accumulation), ``kulisch[:W]`` (exact
+    fixed-point accumulation, width derived from a and b unless W is given) or ``quire[:W]`` (the posit
+    quire, 16n bits by default).
+    """
+
+    kind = "mac"
+    operands = ("a", "b")
+    sequential = True
+
+    a: Format | str = None
+    b: Format | str | None = None
+    acc: str | Format = "fp32"
+    out: Format | str | None = None
+
+    def __post_init__(self):
+        if self.a is None:
+            raise ValueError("mac needs an operand format a")
+        self._parse("a")
+        self._parse("b", self.a)
+        accumulator = golden_mac.parse_accumulator(self.acc, self.fmt("a"), self.fmt("b"),
+                                                   subnormals=self.subnormals)
+        object.__setattr__(self, "acc", accumulator.spec if accumulator.exact else accumulator.fmt)
+        self._parse("out", accumulator.fmt if not accumulator.exact else "fp32")
+        super().__post_init__()
+
+    @property
+    def accumulator(self) -> golden_mac.Accumulator:
+        return golden_mac.parse_accumulator(self.acc, self.fmt("a"), self.fmt("b"),
+                                            subnormals=self.subnormals)
+
+    def outputs_rounded(self):
+        return ("out",) if self.accumulator.exact else ("acc", "out")
+
+    def fmt(self, role):
+        if role == "acc":
+            return self.accumulator.fmt
+        return super().fmt(role)
+
+    def _name_extras(self):
+        return ["acc" + str(self.acc)]
+
+    def _extra_inputs(self):
+        return {"in_valid": ("in", 1), "clear": ("in", 1)}
+
+    def _optional_inputs(self):
+        return ("in_valid", "clear")
+
+    def _golden(self, a, b, in_valid=None, clear=None, rand=None):
+        return golden_mac.run(self.fmt("a"), self.fmt("b"), self.accumulator, self.fmt("out"),
+                              self.ctx, a, b, in_valid, clear, rand)
+
+
+KINDS: dict[str, type[Unit]] = {cls.kind: cls for cls in (Mul, Add, Fma, Convert, Mac)}
+
+
+def unit(kind: str, **params) -> Unit:
+    """Build the spec object of a unit kind from its parameters (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Unknown kind or parameter, or an invalid parameter value.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown unit kind {kind!r}; valid: {', '.join(KINDS)}")
+    cls = KINDS[kind]
+    valid = [f.name for f in fields(cls)]
+    unknown = [p for p in params if p not in valid]
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for {kind}; valid: {', '.join(valid)}")
+    return cls(**params)
+

@@ -1,0 +1,1 @@
+"""Amaranth generators. Not built yet: they arrive with the floating-point generators issue."""

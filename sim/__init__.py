@@ -1,0 +1,1 @@
+"""cocotb testbenches and simulator runners. Not built yet: they arrive with the generators."""
