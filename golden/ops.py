@@ -1,24 +1,20 @@
-"""Vectorized golden operations on bit-pattern arrays: mul, add, fma, convert, and float helpers.
+"""Golden operations on arrays of bit patterns: mul, add, fma, convert, encode and decode.
 
-Each takes the formats of its operands and output, a :class:`RoundingContext`, and numpy integer arrays
-of bit patterns; it returns ``(y, flags)`` with ``y`` in the smallest unsigned dtype that holds the
-output width and ``flags`` as uint8 (bit order in :class:`~.rounding.Flags`). Large inputs are processed
-in cache-sized chunks.
+Each operation takes the formats of its operands and output, a :class:`RoundingContext` and numpy
+integer arrays of bit patterns (broadcast against each other), and returns ``(y, flags)``: ``y`` in the
+smallest unsigned dtype that holds the output width, ``flags`` as uint8 (bit order in
+:class:`~.rounding.Flags`). The arithmetic is :mod:`.core`'s, compiled when it fits in int64.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import arith
-from .arith import fma_terms, operand, product, round_term
+from . import kernels
 from .formats import Format, parse_format
-from .rounding import RoundingContext
+from .rounding import RoundingContext, guard_bits_needed
 
-__all__ = ["mul", "add", "fma", "convert", "encode", "decode", "bits_dtype", "CHUNK"]
-
-#: elements per chunk: keeps each temporary array inside the L2 cache
-CHUNK = 1 << 14
+__all__ = ["mul", "add", "fma", "convert", "encode", "decode", "bits_dtype", "sum_window"]
 
 
 def bits_dtype(fmt: Format):
@@ -29,59 +25,69 @@ def bits_dtype(fmt: Format):
     raise AssertionError(fmt)
 
 
-def _chunked(compute, out: Format, arrays: dict):
-    """Broadcast the inputs, run ``compute(**chunk)`` per chunk, and gather (y, flags)."""
-    present = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
-    shape = np.broadcast_shapes(*(v.shape for v in present.values()))
-    flat = {k: np.broadcast_to(v, shape).reshape(-1) for k, v in present.items()}
-    size = int(np.prod(shape, dtype=np.int64))
-    y = np.empty(size, dtype=bits_dtype(out))
-    flags = np.empty(size, dtype=np.uint8)
-    for start in range(0, size, CHUNK):
-        part = {k: v[start:start + CHUNK] for k, v in flat.items()}
-        y[start:start + CHUNK], flags[start:start + CHUNK] = compute(**part)
-    return y.reshape(shape), flags.reshape(shape)
+def sum_window(term_widths, out: Format, ctx: RoundingContext) -> int:
+    """Width of the exact-sum window (see core.add_terms) for terms of the given significand widths."""
+    return max(*term_widths, guard_bits_needed(out, ctx)) + 1
 
 
-def _rand(ctx: RoundingContext, rand):
-    if not ctx.sr:
-        return None
-    if rand is None:
+def _run(loop_name, out: Format, ctx: RoundingContext, static: tuple, formats: tuple, operands: dict,
+         rand, wide: bool):
+    """Broadcast the operands, run a core loop (compiled, or Python for wide ones), shape the result."""
+    if ctx.sr and rand is None:
         raise ValueError("rounding='sr' needs a rand input")
-    return np.asarray(rand).astype(np.int64) & ((1 << ctx.rand_bits) - 1)
+    arrays = [np.asarray(v) for v in operands.values()]
+    arrays.append(np.asarray(rand if ctx.sr else 0))
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    flat = [np.broadcast_to(a, shape).reshape(-1) for a in arrays]
+    flat[-1] = flat[-1].astype(np.int64) & ((1 << ctx.rand_bits) - 1)
+    descriptors = tuple(kernels.describe(f, wide) for f in formats + (out,))
+    args = descriptors + (kernels.context(ctx),) + static
+    if wide:
+        inputs = [a.astype(np.uint64).astype(object) for a in flat]
+        y = np.empty(len(flat[0]), dtype=object)
+        flags = np.empty(len(flat[0]), dtype=np.int64)
+        getattr(kernels.python, loop_name)(*args, *inputs, y, flags)
+        y = y.astype(np.uint64)
+    else:
+        inputs = [np.ascontiguousarray(a.astype(np.uint64).view(np.int64)) for a in flat]
+        y = np.empty(len(flat[0]), dtype=np.int64)
+        flags = np.empty(len(flat[0]), dtype=np.int64)
+        getattr(kernels.compiled, loop_name)(*args, *inputs, y, flags)
+        y = y.view(np.uint64)
+    return y.astype(bits_dtype(out)).reshape(shape), flags.astype(np.uint8).reshape(shape)
+
+
+def _fits(*widths) -> bool:
+    return max(widths) <= kernels.FAST_BITS
 
 
 def mul(fa: Format, fb: Format, out: Format, ctx: RoundingContext, a, b, rand=None):
     """a * b rounded once into ``out``."""
-    def compute(a, b, rand=None):
-        return round_term(out, product(operand(fa, a), operand(fb, b)), ctx, _rand(ctx, rand))
-    return _chunked(compute, out, dict(a=a, b=b, rand=rand))
+    wide = not _fits(fa.precision + fb.precision, guard_bits_needed(out, ctx))
+    return _run("mul_loop", out, ctx, (), (fa, fb), dict(a=a, b=b), rand, wide)
 
 
 def add(fa: Format, fb: Format, out: Format, ctx: RoundingContext, a, b, rand=None):
     """a + b rounded once into ``out``."""
-    def compute(a, b, rand=None):
-        return round_term(out, arith.add(operand(fa, a), operand(fb, b), out, ctx), ctx, _rand(ctx, rand))
-    return _chunked(compute, out, dict(a=a, b=b, rand=rand))
+    window = sum_window((fa.precision, fb.precision), out, ctx)
+    return _run("add_loop", out, ctx, (window,), (fa, fb), dict(a=a, b=b), rand, not _fits(window + 1))
 
 
 def fma(fa: Format, fb: Format, fc: Format, out: Format, ctx: RoundingContext, a, b, c, rand=None):
     """a * b + c with a single rounding into ``out``."""
-    def compute(a, b, c, rand=None):
-        t = fma_terms(operand(fa, a), operand(fb, b), operand(fc, c), out, ctx)
-        return round_term(out, t, ctx, _rand(ctx, rand))
-    return _chunked(compute, out, dict(a=a, b=b, c=c, rand=rand))
+    window = sum_window((fa.precision + fb.precision, fc.precision), out, ctx)
+    return _run("fma_loop", out, ctx, (window,), (fa, fb, fc), dict(a=a, b=b, c=c), rand,
+                not _fits(window + 1))
 
 
 def convert(fa: Format, out: Format, ctx: RoundingContext, a, rand=None):
     """Convert bit patterns of ``fa`` into ``out`` (one rounding)."""
-    def compute(a, rand=None):
-        return round_term(out, operand(fa, a), ctx, _rand(ctx, rand))
-    return _chunked(compute, out, dict(a=a, rand=rand))
+    wide = not _fits(fa.precision, guard_bits_needed(out, ctx))
+    return _run("convert_loop", out, ctx, (), (fa,), dict(a=a), rand, wide)
 
 
 def encode(fmt, values, ctx: RoundingContext | None = None, rand=None):
-    """Round float32 or float64 values into ``fmt`` (exact: the values' own bits are the input).
+    """Round float32 or float64 values into ``fmt`` (exactly: the values' own bits are the input).
 
     Returns
     -------
@@ -96,7 +102,22 @@ def encode(fmt, values, ctx: RoundingContext | None = None, rand=None):
     return convert(src, fmt, ctx or RoundingContext(), raw, rand)
 
 
+def unpack(fmt, bits):
+    """Decode to ``(cls, sign, sig, exp)`` int64 arrays (core's value classes)."""
+    fmt = parse_format(fmt)
+    bits = np.asarray(bits)
+    flat = np.ascontiguousarray(bits.reshape(-1).astype(np.uint64).view(np.int64))
+    fields = [np.empty(flat.shape, dtype=np.int64) for _ in range(4)]
+    kernels.compiled.decode_loop(kernels.describe(fmt), flat, *fields)
+    return tuple(f.reshape(bits.shape) for f in fields)
+
+
 def decode(fmt, bits) -> np.ndarray:
     """Bit patterns of ``fmt`` to float64 (exact wherever float64 holds the value; NaR -> nan)."""
-    from .unpack import to_float64
-    return to_float64(parse_format(fmt), bits)
+    from .core import INF, NAN, SNAN
+    cls, sign, sig, exp = unpack(fmt, bits)
+    with np.errstate(over="ignore"):
+        mag = np.ldexp(sig.astype(np.float64), np.clip(exp, -2000, 2000).astype(np.int32))
+    mag = np.where(cls == INF, np.inf, mag)
+    mag = np.where((cls == NAN) | (cls == SNAN), np.nan, mag)
+    return np.where(sign == 1, -mag, mag)

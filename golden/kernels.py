@@ -1,0 +1,88 @@
+"""Load :mod:`.core` twice: numba-compiled (int64) and as plain Python (exact Python ints).
+
+Both variants run the same source. The compiled one is used when every intermediate of an operation
+fits in :data:`FAST_BITS` bits; the Python one otherwise (and for single steps of sequential models,
+where compiling buys nothing).
+"""
+
+from __future__ import annotations
+
+import types
+from functools import lru_cache
+
+import numba
+
+from . import core
+from .formats import Format, Specials
+from .rounding import MODES, RoundingContext
+
+__all__ = ["compiled", "python", "describe", "context", "FAST_BITS"]
+
+#: widest magnitude the compiled int64 path carries (leaves room for a sign and a carry)
+FAST_BITS = 61
+
+#: the plain-Python variant: exact at any width
+python = core
+
+_SPECIALS = {Specials.IEEE: core.SP_IEEE, Specials.FN: core.SP_FN, Specials.FINITE: core.SP_FINITE,
+             Specials.FNUZ: core.SP_FNUZ}
+
+
+def _compile_module():
+    """A namespace whose functions are numba-compiled copies of core's, calling each other."""
+    namespace = dict(vars(core))
+    for name, obj in vars(core).items():
+        if isinstance(obj, types.FunctionType) and obj.__module__ == core.__name__:
+            clone = types.FunctionType(obj.__code__, namespace, name, obj.__defaults__, obj.__closure__)
+            clone.__qualname__ = obj.__qualname__
+            namespace[name] = numba.njit(cache=True, nogil=True, inline="always")(clone)
+    return types.SimpleNamespace(**namespace)
+
+
+compiled = _compile_module()
+
+
+def _as_int64(value: int) -> int:
+    """Reinterpret a 64-bit pattern as a signed int64 value (the compiled path's view)."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+@lru_cache(maxsize=None)
+def describe(fmt: Format, wide: bool = False) -> tuple:
+    """The int tuple by which the kernels see a format (core.F_* fields)."""
+    n = fmt.nbits
+    d = [0] * core.F_FIELDS
+    d[core.F_NBITS] = n
+    d[core.F_SIGNMASK] = 1 << (n - 1)
+    d[core.F_MAGMASK] = (1 << (n - 1)) - 1
+    d[core.F_CODEMASK] = (1 << n) - 1
+    d[core.F_MAXCODE] = fmt.max_code
+    d[core.F_HASNAN] = 1
+    if fmt.is_posit:
+        d[core.F_POSIT] = 1
+        d[core.F_ES] = fmt.es
+        d[core.F_MAXREG] = fmt.max_regime
+        d[core.F_NANCODE] = fmt.nar_code
+        d[core.F_PREC] = fmt.precision
+    else:
+        d[core.F_EBITS] = fmt.exp_bits
+        d[core.F_MBITS] = fmt.man_bits
+        d[core.F_BIAS] = fmt.bias
+        d[core.F_SPECIALS] = _SPECIALS[fmt.specials]
+        d[core.F_SUBNORMALS] = int(fmt.subnormals)
+        d[core.F_NANCODE] = fmt.nan_code if fmt.has_nan else 0
+        d[core.F_HASNAN] = int(fmt.has_nan)
+        d[core.F_HASINF] = int(fmt.has_inf)
+        d[core.F_QMIN] = fmt.qmin
+        d[core.F_EMIN] = fmt.emin
+        d[core.F_PREC] = fmt.precision
+        d[core.F_EFMAX] = fmt.exp_field_max
+    if not wide:
+        d = [_as_int64(v) if v >= (1 << 63) else v for v in d]
+    return tuple(d)
+
+
+@lru_cache(maxsize=None)
+def context(ctx: RoundingContext) -> tuple:
+    """The int tuple by which the kernels see a rounding context (core.C_* fields)."""
+    return (MODES.index(ctx.mode), ctx.rand_bits, int(ctx.saturate), int(ctx.tininess == "before"))

@@ -1,0 +1,473 @@
+"""The ``mpmac`` command line: a thin shell over :func:`mpmac.unit` and :mod:`mpmac.golden`.
+
+Every option maps one to one onto a unit parameter (same names, dashes for underscores); widths,
+defaults and semantics come from the unit object, never from this module. Invalid parameters
+(``ValueError``/``TypeError`` raised by the spec objects) exit with status 2 and the message, without a
+traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import re
+import sys
+import time
+from dataclasses import MISSING, fields
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+import mpmac
+from mpmac import KINDS, Unit
+from mpmac.golden import ops
+from mpmac.golden.formats import GRAMMAR, FloatFormat, format_names, parse_format
+from mpmac.golden.rounding import MODES, TININESS, Flags
+
+__all__ = ["main"]
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def _console() -> Console:
+    """A console on the current stdout; wide when not a terminal so that tables never wrap in logs."""
+    # markup off: format names such as e<E>m<M>[b<BIAS>] contain brackets
+    if sys.stdout.isatty() or "COLUMNS" in os.environ:
+        return Console(highlight=False, markup=False)
+    return Console(highlight=False, markup=False, width=200)
+
+
+def _usage_errors(func):
+    """Turn parameter errors of the spec objects into click usage errors (exit 2, no traceback)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (ValueError, TypeError) as e:
+            raise click.UsageError(str(e), click.get_current_context(silent=True)) from None
+        except NotImplementedError as e:
+            raise click.ClickException("not implemented yet" + (f": {e}" if str(e) else "")) from None
+    return wrapper
+
+
+def _flag_names() -> list[tuple[int, str]]:
+    """(bit value, name) of the exception flags, from :class:`Flags`, in bit order."""
+    items = [(v, k.lower()) for k, v in vars(Flags).items()
+             if k.isupper() and k != "WIDTH" and isinstance(v, int)]
+    return sorted(items)
+
+
+def flags_text(flags: int) -> str:
+    """Flag names of a flags value, e.g. ``inexact|overflow``; ``-`` when none is set."""
+    names = [name for bit, name in _flag_names() if int(flags) & bit]
+    return "|".join(names) if names else "-"
+
+
+def _num(v: float) -> str:
+    """Shortest text of a float64 value (``2`` rather than ``2.0``)."""
+    v = float(v)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    if v == int(v) and abs(v) < 1e16:
+        return str(int(v)) if v or not np.signbit(v) else "-0"
+    return repr(v)
+
+
+def _limit(v: float) -> str:
+    """A format limit: its value, with the power of two when it is one."""
+    m, e = np.frexp(v)
+    text = f"{v:.7g}"
+    return f"2^{int(e) - 1} = {text}" if m == 0.5 and int(e) != 1 else text
+
+
+def value_text(fmt, bits: int) -> str:
+    """Decoded value of one bit pattern (NaR for the posit NaR code)."""
+    if fmt.is_posit and int(bits) == fmt.nar_code:
+        return "NaR"
+    return _num(ops.decode(fmt, np.asarray([bits], dtype=ops.bits_dtype(fmt)))[0])
+
+
+def bits_text(fmt, bits: int) -> str:
+    """Hex bit pattern padded to the format width."""
+    return f"0x{int(bits):0{(fmt.nbits + 3) // 4}x}"
+
+
+def fields_text(fmt, bits: int) -> str:
+    """Binary pattern, split into sign / exponent / mantissa for floats, sign / rest for posits."""
+    b = f"{int(bits):0{fmt.nbits}b}"
+    if isinstance(fmt, FloatFormat):
+        e = 1 + fmt.exp_bits
+        return " ".join(p for p in (b[0], b[1:e], b[e:]) if p)
+    return f"{b[0]} {b[1:]}"
+
+
+# --- formats -------------------------------------------------------------------------------------
+def formats_table(names) -> Table:
+    """Rich table of the given format names (ValueError for an invalid name)."""
+    fmts = [parse_format(n) for n in names]
+    table = Table(title="number formats", title_justify="left")
+    for col in ("name", "bits", "kind / specials", "bias or es", "max (maxpos)",
+                "min normal (minpos)", "min subnormal"):
+        table.add_column(col, no_wrap=True, justify="right" if col != "name" else "left")
+    for name, f in zip(names, fmts):
+        if f.is_posit:
+            table.add_row(name, str(f.nbits), "posit", f"es {f.es}", _limit(f.max_value),
+                          _limit(f.min_value), "-")
+        else:
+            kind = f"float {f.specials.value}" + ("" if f.subnormals else " ftz")
+            sub = _limit(f.min_subnormal) if f.subnormals and f.man_bits else "-"
+            table.add_row(name, str(f.nbits), kind, f"bias {f.bias}", _limit(f.max_value),
+                          _limit(f.min_normal), sub)
+    return table
+
+
+def _print_formats(console: Console, names):
+    console.print(formats_table(names))
+    console.print(f"format names: {GRAMMAR}")
+
+
+# --- unit parameters -----------------------------------------------------------------------------
+def _param_docs() -> dict[str, str]:
+    """Parameter descriptions from the :mod:`mpmac.units` module docstring (``name   text`` lines)."""
+    docs = {}
+    for line in inspect.getdoc(sys.modules[Unit.__module__]).splitlines():
+        m = re.match(r"^\s{4}([a-z_]+(?:,\s*[a-z_]+)*)\s{2,}(\S.*)$", line)
+        if m:
+            docs[", ".join(re.split(r",\s*", m[1]))] = m[2].strip()
+    return docs
+
+
+def _unit_params(cls) -> list[tuple[str, object]]:
+    """(name, default) of a unit kind's parameters, operand formats first."""
+    common = {f.name for f in fields(Unit)}
+    fs = [f for f in fields(cls) if f.name not in common] + [f for f in fields(cls) if f.name in common]
+    return [(f.name, f.default if f.default is not MISSING else None) for f in fs]
+
+
+def _rst_to_text(text: str) -> str:
+    """Docstring markup to plain text: ``x`` and :role:`x` become x."""
+    return re.sub(r":\w+:`([^`]*)`", r"\1", text).replace("``", "")
+
+
+def _default_text(v) -> str:
+    return "-" if v is None else str(v)
+
+
+def build_unit(kind: str, **options) -> Unit:
+    """``mpmac.unit(kind, ...)`` with the options that were given (None: use the unit's default)."""
+    return mpmac.unit(kind, **{k: v for k, v in options.items() if v is not None})
+
+
+def parse_value(text: str, role: str, fmt):
+    """``(bits, source)`` for a 0x/0b bit pattern, or ``(None, float)`` for a decimal value."""
+    t = text.strip()
+    if re.fullmatch(r"0[xX][0-9a-fA-F_]+|0[bB][01_]+", t):
+        bits = int(t, 0)
+        if bits >= 1 << fmt.nbits:
+            raise ValueError(f"bit pattern {text!r} for {role} does not fit {fmt.name} "
+                             f"({fmt.nbits} bits)")
+        return bits, None
+    try:
+        return None, float(t)
+    except ValueError:
+        raise ValueError(f"invalid value {text!r} for {role}: expected a decimal number "
+                         f"(e.g. 1.5, -0.25, 1e-3, inf, nan) or a bit pattern (0x3c, 0b00111100)") from None
+
+
+def encode_inputs(u: Unit, rows):
+    """Encode rows of operand texts into bit-pattern arrays, one per operand role of ``u``.
+
+    Decimal values are read as float64 and rounded once into the operand format (RNE, via
+    :func:`mpmac.golden.ops.encode`). Returns ``(arrays, notes)``; ``notes[role][i]`` says when an input
+    was not exactly representable.
+    """
+    arrays, notes = {}, {}
+    for j, role in enumerate(u.operands):
+        fmt = u.fmt(role)
+        col, note = [], []
+        for row in rows:
+            bits, value = parse_value(row[j], role, fmt)
+            if bits is None:
+                y, fl = ops.encode(fmt, np.asarray([value], dtype=np.float64))
+                bits = int(y[0])
+                note.append(f"from {row[j]}, {flags_text(fl[0])}" if int(fl[0]) else "")
+            else:
+                note.append("")
+            col.append(bits)
+        arrays[role] = np.asarray(col, dtype=ops.bits_dtype(fmt))
+        notes[role] = note
+    return arrays, notes
+
+
+def _parse_rand(u: Unit, rand) -> np.ndarray | None:
+    if "rand" not in u.ports:
+        if rand:
+            raise ValueError(f"--rand is only used with --rounding sr (rounding={u.rounding!r})")
+        return None
+    if not rand:
+        raise ValueError(f"--rounding sr needs --rand VALUE (an integer of rand_bits={u.rand_bits} "
+                         f"bits; repeat --rand for several)")
+    width = u.ports["rand"][1]
+    out = []
+    for r in rand:
+        try:
+            v = int(r, 0)
+        except ValueError:
+            raise ValueError(f"invalid --rand {r!r}: expected an integer such as 5 or 0x5") from None
+        if not 0 <= v < 1 << width:
+            raise ValueError(f"--rand {r!r} is out of range for rand_bits={width} "
+                             f"(valid: 0..{(1 << width) - 1})")
+        out.append(v)
+    return np.asarray(out, dtype=np.uint64)
+
+
+def _cell(fmt, bits, note="") -> str:
+    text = f"{bits_text(fmt, bits)} = {value_text(fmt, bits)}"
+    return f"{text} ({note})" if note else text
+
+
+def golden_rows(u: Unit, rows, rand=None) -> Table:
+    """Evaluate ``u`` on rows of operand texts (and per-row rand values) and tabulate the results."""
+    arrays, notes = encode_inputs(u, rows)
+    if rand is not None:
+        arrays["rand"] = rand
+    result = u.golden(**arrays)
+    table = Table(title=u.name, title_justify="left")
+    for role in u.operands:
+        table.add_column(f"{role} ({u.fmt(role).name})", no_wrap=True)
+    if rand is not None:
+        table.add_column(f"rand ({u.rand_bits} bits)", no_wrap=True, justify="right")
+    out = u.fmt("out")
+    table.add_column(f"y ({out.name})", no_wrap=True)
+    table.add_column("flags", no_wrap=True)
+    for i in range(len(rows)):
+        cells = [_cell(u.fmt(r), arrays[r][i], notes[r][i]) for r in u.operands]
+        if rand is not None:
+            cells.append(str(int(rand[i])))
+        cells += [_cell(out, result["y"][i]), flags_text(result["flags"][i])]
+        table.add_row(*cells)
+    return table, result
+
+
+# --- commands ------------------------------------------------------------------------------------
+@click.group(name="mpmac", context_settings=CONTEXT_SETTINGS)
+@click.version_option(mpmac.__version__, "--version", prog_name="mpmac")
+def main():
+    """mpmac: low-precision floating-point and posit arithmetic units, with a bit-exact golden model.
+
+    Run `mpmac COMMAND --help` for the options of a command.
+    """
+
+
+@main.command("formats")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@_usage_errors
+def formats_cmd(names):
+    """Show number formats: width, specials policy, bias or es, and range.
+
+    Without NAME, lists every named format and example posits; with NAMEs (any name of the grammar
+    printed below the table, e.g. e4m3 fp16 e3m4b5 posit12_1), shows just those.
+    """
+    names = list(names) or format_names()
+    for n in names:
+        try:
+            parse_format(n)
+        except ValueError as e:
+            raise ValueError(f"{e}; listed formats: {', '.join(format_names())}") from None
+    _print_formats(_console(), names)
+
+
+@main.command("list")
+@_usage_errors
+def list_cmd():
+    """List the unit kinds and their parameters with defaults (- : derived, see descriptions)."""
+    console = _console()
+    table = Table(title="unit kinds (mpmac.unit(KIND, **params); CLI: --param-name)",
+                  title_justify="left", show_lines=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("operation")
+    table.add_column("parameters (default)")
+    for kind, cls in KINDS.items():
+        summary = _rst_to_text((inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " "))
+        params = ", ".join(f"{n}={_default_text(d)}" for n, d in _unit_params(cls))
+        table.add_row(kind, summary, params)
+    console.print(table)
+    docs = _param_docs()
+    if docs:
+        ptable = Table(title="parameters", title_justify="left")
+        ptable.add_column("name", no_wrap=True)
+        ptable.add_column("CLI option", no_wrap=True)
+        ptable.add_column("meaning")
+        for name, text in docs.items():
+            ptable.add_row(name, ", ".join("--" + n.replace("_", "-") for n in name.split(", ")),
+                           _rst_to_text(text))
+        console.print(ptable)
+    console.print(f"rounding modes: {' '.join(MODES)}; tininess: {' '.join(TININESS)}")
+    console.print(f"format names: {GRAMMAR}")
+
+
+def _unit_options(func):
+    """The unit parameters shared by `golden` (names as in mpmac.unit, dashes for underscores)."""
+    opts = [
+        click.option("--a", "a", metavar="FMT", help="Format of operand a (required)."),
+        click.option("--b", "b", metavar="FMT", help="Format of operand b (mul, add, fma, mac; default: a)."),
+        click.option("--c", "c", metavar="FMT", help="Format of the fma addend c (default: out)."),
+        click.option("--acc", "acc", metavar="SPEC",
+                     help="mac accumulator: a format (rounded accumulation), kulisch[:W] or quire[:W] "
+                          "(default: fp32)."),
+        click.option("--out", "out", metavar="FMT",
+                     help="Result format (default: a; for mac the accumulator format)."),
+        click.option("--rounding", type=click.Choice(MODES),
+                     help="Rounding mode (default: rne). sr needs --rand-bits and --rand."),
+        click.option("--rand-bits", "rand_bits", type=int, metavar="R",
+                     help="Width of the random input for --rounding sr."),
+        click.option("--rand", "rand", multiple=True, metavar="INT",
+                     help="Random input value for --rounding sr (decimal or 0x); repeat it to "
+                          "compute the result for several random values."),
+        click.option("--saturate/--no-saturate", default=None,
+                     help="Infinite results become the largest finite value (default: off)."),
+        click.option("--subnormals/--no-subnormals", default=None,
+                     help="--no-subnormals reads subnormal inputs as zero and flushes tiny results "
+                          "to zero (default: subnormals on)."),
+        click.option("--tininess", type=click.Choice(TININESS),
+                     help="Detect tininess after (default) or before rounding."),
+        click.option("--latency", type=int, metavar="N",
+                     help="Pipeline depth of the unit (default: 0); part of the unit name, it does "
+                          "not change the golden results."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+@main.command("golden", context_settings={"ignore_unknown_options": True})
+@click.argument("kind", type=click.Choice(list(KINDS)))
+@_unit_options
+@click.argument("values", nargs=-1, required=True)
+@_usage_errors
+def golden_cmd(kind, values, rand, **params):
+    """Compute one operation of unit KIND with the bit-exact golden model.
+
+    VALUES are the operands in port order (mul/add: a b, fma: a b c, convert: a; mac: a stream of
+    a b pairs). Each is a decimal number (1.5, -0.25, 1e-3, inf, nan), read as float64 and rounded once
+    into its operand format with RNE, or a bit pattern (0x3c, 0b00111100). Prints every input and the
+    result as bits, fields, decoded value and flags (flag bits: 0 inexact, 1 underflow, 2 overflow,
+    3 divide-by-zero, 4 invalid).
+
+    Example: mpmac golden fma --a e4m3 --b e4m3 --c fp32 --out fp32 1.5 2 0.25
+    """
+    u = build_unit(kind, **params)
+    n = len(u.operands)
+    if u.sequential:
+        if len(values) % n:
+            raise ValueError(f"{kind} takes a stream of ({' '.join(u.operands)}) groups; got "
+                             f"{len(values)} values")
+        rows = [values[i:i + n] for i in range(0, len(values), n)]
+    elif len(values) != n:
+        raise ValueError(f"{kind} takes {n} value(s) ({' '.join(u.operands)}), got {len(values)}: "
+                         f"{' '.join(values)}")
+    else:
+        rows = [values]
+    rand_arr = _parse_rand(u, rand)
+    header = f"{u.name}  ({', '.join(f'{k}={v}' for k, v in u.params.items())})"
+    if u.sequential:
+        if rand_arr is not None and len(rand_arr) not in (1, len(rows)):
+            raise ValueError(f"give one --rand or one per step ({len(rows)}), not {len(rand_arr)}")
+        if rand_arr is not None:
+            rand_arr = np.broadcast_to(rand_arr, (len(rows),))
+        table, _ = golden_rows(u, rows, rand_arr)
+        console = _console()
+        console.print(header)
+        console.print(table)
+        return
+    if rand_arr is not None:
+        rows = rows * len(rand_arr)
+    arrays, notes = encode_inputs(u, rows)
+    if rand_arr is not None:
+        arrays["rand"] = rand_arr
+    result = u.golden(**arrays)
+    table = Table(show_header=True)
+    for col in ("role", "format", "bits", "fields", "value", "flags / note"):
+        table.add_column(col, no_wrap=True)
+    for role in u.operands:
+        f = u.fmt(role)
+        bits = arrays[role][0]
+        table.add_row(role, f.name, bits_text(f, bits), fields_text(f, bits), value_text(f, bits),
+                      notes[role][0])
+    out = u.fmt("out")
+    for i in range(len(rows)):
+        role = "y" if rand_arr is None else f"y (rand={int(rand_arr[i])})"
+        y = result["y"][i]
+        table.add_row(role, out.name, bits_text(out, y), fields_text(out, y), value_text(out, y),
+                      f"flags: {flags_text(result['flags'][i])}")
+    console = _console()
+    console.print(header)
+    console.print(table)
+
+
+@main.command("demo")
+@click.option("--vectors", type=int, default=1_000_000, show_default=True,
+              help="Random vectors for the throughput measurement (fp16 fma).")
+@_usage_errors
+def demo_cmd(vectors):
+    """The built-in default job: the formats table, golden-model examples and a throughput figure."""
+    if vectors < 1:
+        raise ValueError(f"--vectors={vectors} is invalid: it must be >= 1")
+    console = _console()
+    _print_formats(console, format_names())
+    console.print()
+
+    def show(title, u, rows, rand=None):
+        console.rule(title)
+        table, result = golden_rows(u, rows, rand)
+        console.print(table)
+        return result
+
+    show("e4m3 x e4m3 + fp32, one rounding into fp32 (rne)",
+         mpmac.unit("fma", a="e4m3", b="e4m3", c="fp32", out="fp32"),
+         [("1.5", "2", "0.25"), ("448", "448", "1"), ("0.1", "3", "9.3132257e-10"),
+          ("0x01", "0.5", "0"), ("-448", "448", "3.4028235e38"), ("0x7f", "1", "0")])
+    e2m1 = ["0.5", "1.5", "3", "6", "0.5", "-1.5"]
+    show("e2m1 x e2m1 -> e2m1 products (rne; finite format: overflow saturates)",
+         mpmac.unit("mul", a="e2m1"),
+         [(x, y) for x, y in zip(e2m1, ["0.5", "1.5", "3", "0.5", "1", "4"])])
+    show("posit8_0 + posit8_0 (rne on the bit string, saturating to minpos/maxpos)",
+         mpmac.unit("add", a="posit8_0"),
+         [("1", "1"), ("0.5", "0.3"), ("64", "64"), ("0.015625", "-0.015625"), ("0x80", "1")])
+    show("fp32 -> e4m3 saturating conversion (rne)",
+         mpmac.unit("convert", a="fp32", out="e4m3", saturate=True),
+         [("1.04",), ("300",), ("1000",), ("-inf",), ("0.0001",), ("nan",)])
+    sr = mpmac.unit("convert", a="fp32", out="e4m3", rounding="sr", rand_bits=4)
+    shown = np.asarray([0, 5, 10, 11, 15], dtype=np.uint64)
+    show("fp32 -> e4m3 stochastic rounding (sr, rand_bits=4) of 1.04",
+         sr, [("1.04",)] * len(shown), shown)
+    every = np.arange(1 << sr.rand_bits, dtype=np.uint64)
+    x, _ = encode_inputs(sr, [("1.04",)])
+    y = sr.golden(a=np.broadcast_to(x["a"], every.shape), rand=every)["y"]
+    values = ops.decode(sr.fmt("out"), y)
+    up = int(np.sum(values > values.min()))
+    console.print(f"over all {len(every)} rand values: rounded up {up} times, mean "
+                  f"{float(values.mean()):.6g} (input {float(np.float32(1.04)):.9g}; sr is unbiased "
+                  f"up to 2^-rand_bits ulp)")
+    console.print()
+
+    console.rule("throughput")
+    u = mpmac.unit("fma", a="fp16", out="fp16")
+    rng = np.random.default_rng(2024)
+    a, b, c = (rng.integers(0, 1 << 16, vectors, dtype=np.uint16) for _ in range(3))
+    u.golden(a=a[:1024], b=b[:1024], c=c[:1024])  # warm-up (lazy compilation, caches)
+    t0 = time.perf_counter()
+    u.golden(a=a, b=b, c=c)
+    dt = time.perf_counter() - t0
+    console.print(f"golden {u.name}: {vectors:,} random vectors in {dt * 1e3:.1f} ms = "
+                  f"{vectors / dt / 1e6:.2f} M ops/s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
