@@ -1,15 +1,206 @@
-"""Multiply-accumulate golden model (placeholder while the core is rewritten)."""
+"""Multiply-accumulate golden model: a cycle-by-cycle twin of the ``mac`` hardware contract.
+
+On a rising edge with ``in_valid``: ``acc <- round_acc((clear ? 0 : acc) + a*b)``; ``rst`` (the start
+of a sequence) clears ``acc`` to +0. ``y[t]``/``flags[t]`` are the outputs readable after edge ``t``.
+
+Accumulators
+    format name (rounded accumulation)
+        ``acc`` is held in that format; each update is one fma with a single rounding (the unit's
+        rounding mode; with ``sr`` each update uses the ``rand`` sampled with it).
+    ``kulisch`` / ``kulisch:W``
+        Exact two's-complement fixed point. LSB = the smallest product quantum (LSB of a's smallest
+        value times that of b's); the default width holds the largest product plus
+        :data:`KULISCH_CARRY_BITS` carry bits and a sign; ``W`` sets the total width.
+    ``quire`` / ``quire:W``
+        The posit quire for posit a == b: LSB = minpos^2, 16n bits by default (2022 standard; wider
+        where es > 2 needs it, see PositFormat.quire_bits); ``W`` sets the total width.
+
+Readout: ``y`` is the accumulator rounded to ``out`` (the acc bits themselves when out is the acc
+format; with ``sr`` the readout uses the ``rand`` registered with the last update).
+``flags`` = the OR of the flags of every update since the last clear (or rst), OR the readout's flags.
+An exact accumulator that leaves its W-bit range wraps and raises a sticky overflow: until the next
+clear, ``y`` is NaN (NaR for posits; +0 for formats without NaN) with the overflow flag (and inexact).
+An exact accumulator also tracks NaN and +-Inf products (Inf + -Inf is NaN with invalid); its zero is +0.
+"""
+
+from __future__ import annotations
+
+import re
 from dataclasses import dataclass
-from .formats import Format, parse_format
+
+import numpy as np
+
+from . import core, kernels
+from .formats import FloatFormat, Format, parse_format
+from .ops import bits_dtype, sum_window
+from .rounding import RoundingContext
+
+__all__ = ["Accumulator", "parse_accumulator", "run", "KULISCH_CARRY_BITS"]
+
+#: carry bits above the largest product in a default Kulisch accumulator (2^16 max-size products)
+KULISCH_CARRY_BITS = 16
+
+_EXACT_RE = re.compile(r"(kulisch|quire)(?::(\d+))?")
+
 
 @dataclass(frozen=True)
 class Accumulator:
+    """A mac accumulator: rounded (``fmt``) or exact fixed point (``width`` bits, LSB ``2^lsb_exp``)."""
+
     spec: str
-    fmt: Format
-    exact: bool
+    fmt: Format | None = None
+    width: int = 0
+    lsb_exp: int = 0
 
-def parse_accumulator(spec, fa, fb, subnormals=True):
-    return Accumulator(str(spec), parse_format(spec), False)
+    @property
+    def exact(self) -> bool:
+        return self.fmt is None
 
-def run(*args, **kw):
-    raise NotImplementedError
+
+def _lsb_exp(fmt: Format) -> int:
+    """Exponent of the smallest nonzero magnitude's LSB: every value is a multiple of it."""
+    return -fmt.max_scale if fmt.is_posit else fmt.qmin
+
+
+def _msb_exp(fmt: Format) -> int:
+    """Every finite magnitude is below 2^(this + 1)."""
+    return fmt.max_scale if fmt.is_posit else fmt.emax
+
+
+def parse_accumulator(spec, fa: Format, fb: Format, subnormals: bool = True) -> Accumulator:
+    """Parse a mac ``acc`` parameter (a format, ``kulisch[:W]`` or ``quire[:W]``).
+
+    Raises
+    ------
+    ValueError
+        Unknown spec, a quire for non-posit or mixed operands, or a width too small for one product.
+    """
+    if isinstance(spec, Accumulator):
+        return spec
+    text = spec.strip().lower() if isinstance(spec, str) else None
+    match = _EXACT_RE.fullmatch(text) if text else None
+    if match is None:
+        try:
+            fmt = parse_format(spec)
+        except ValueError as e:
+            raise ValueError(f"acc={spec!r} is invalid: expected a format, 'kulisch[:W]' or "
+                             f"'quire[:W]' ({e})") from None
+        if isinstance(fmt, FloatFormat) and not subnormals:
+            fmt = fmt.without_subnormals()
+        return Accumulator(spec=fmt.name, fmt=fmt)
+    kind, given = match[1], match[2]
+    if kind == "quire":
+        if not (fa.is_posit and fa == fb):
+            raise ValueError(f"acc={spec!r} needs posit operands of one format (a={fa.name}, "
+                             f"b={fb.name}); use 'kulisch[:W]' for other mixes")
+        lsb, default = fa.quire_lsb_exp, fa.quire_bits
+    else:
+        lsb = _lsb_exp(fa) + _lsb_exp(fb)
+        default = (_msb_exp(fa) + _msb_exp(fb) + 2 - lsb) + KULISCH_CARRY_BITS + 1
+    smallest = _msb_exp(fa) + _msb_exp(fb) + 2 - lsb + 1  # one largest product and a sign
+    width = int(given) if given else default
+    if width < smallest:
+        raise ValueError(f"acc={spec!r}: width {width} cannot hold one product of {fa.name} x "
+                         f"{fb.name}; at least {smallest} bits are needed")
+    return Accumulator(spec=text, width=width, lsb_exp=lsb)
+
+
+class _ExactState:
+    """A W-bit two's-complement fixed-point register plus NaN/Inf/overflow tracking."""
+
+    def __init__(self, acc: Accumulator):
+        self.acc = acc
+        self.clear()
+
+    def clear(self):
+        self.value = 0
+        self.nan = self.pos_inf = self.neg_inf = self.overflow = False
+        self.invalid = 0
+
+    def add_product(self, term):
+        cls, sign, mag, exp, invalid = term
+        self.invalid |= invalid
+        if cls == core.NAN:
+            self.nan = True
+        elif cls == core.INF:
+            self.pos_inf |= sign == 0
+            self.neg_inf |= sign == 1
+        elif cls == core.FINITE:
+            shift = exp - self.acc.lsb_exp
+            assert shift >= 0, "product below the accumulator LSB"  # guaranteed by _lsb_exp
+            self.value += -(mag << shift) if sign else (mag << shift)
+            half = 1 << (self.acc.width - 1)
+            if not -half <= self.value < half:
+                self.overflow = True
+                self.value = (self.value + half) % (2 * half) - half
+
+    def readout_term(self):
+        """The accumulator as a core term, and the extra flags it carries."""
+        clash = self.pos_inf and self.neg_inf
+        extra = core.INVALID if (self.invalid or clash) else 0
+        if self.nan or clash:
+            return (core.NAN, 0, 0, 0, 0), extra
+        if self.pos_inf or self.neg_inf:
+            return (core.INF, 1 if self.neg_inf else 0, 0, 0, 0), extra
+        if self.overflow:
+            return (core.NAN, 0, 0, 0, 0), extra | core.OVERFLOW | core.INEXACT
+        if self.value == 0:
+            return (core.ZERO, 0, 0, 0, 0), extra
+        return (core.FINITE, int(self.value < 0), abs(self.value), self.acc.lsb_exp, 0), extra
+
+
+def _inputs(a, b, in_valid, clear, rand, ctx):
+    arrays = [np.asarray(x) for x in (a, b, 1 if in_valid is None else in_valid,
+                                      0 if clear is None else clear, 0 if rand is None else rand)]
+    shape = np.broadcast_shapes(*(x.shape for x in arrays))
+    if len(shape) != 1:
+        raise ValueError(f"mac inputs are sequences (1-D over cycles); got shape {shape}")
+    if ctx.sr and rand is None:
+        raise ValueError("rounding='sr' needs a rand input")
+    mask = (1 << ctx.rand_bits) - 1
+    return [[int(v) for v in np.broadcast_to(x, shape)] for x in arrays[:4]] + \
+        [[int(v) & mask for v in np.broadcast_to(arrays[4], shape)]]
+
+
+def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingContext,
+        a, b, in_valid=None, clear=None, rand=None):
+    """Run a mac over a sequence of cycles. Returns (y, flags) arrays, one entry per rising edge."""
+    a, b, valid, clr, rnd = _inputs(a, b, in_valid, clear, rand, ctx)
+    k = kernels.python
+    da, db, do = (kernels.describe(f, wide=True) for f in (fa, fb, out))
+    cx = kernels.context(ctx)
+    y = np.zeros(len(a), dtype=bits_dtype(out))
+    flags = np.zeros(len(a), dtype=np.uint8)
+    sticky, last_rand = 0, 0
+    if acc.exact:
+        state = _ExactState(acc)
+    else:
+        dacc = kernels.describe(acc.fmt, wide=True)
+        window = sum_window((fa.precision + fb.precision, acc.fmt.precision), acc.fmt, ctx)
+        acc_code = 0  # +0 in every format
+    for t in range(len(a)):
+        if valid[t]:
+            last_rand = rnd[t]
+            if clr[t]:
+                sticky = 0
+            prod = k.product(k.operand(da, a[t]), k.operand(db, b[t]))
+            if acc.exact:
+                if clr[t]:
+                    state.clear()
+                state.add_product(prod)
+            else:
+                base = k.operand(dacc, 0 if clr[t] else acc_code)
+                term = k.add_terms(prod, base, window, cx[core.C_MODE])
+                acc_code, step_flags = k.round_term(dacc, term, cx, last_rand)
+                sticky |= step_flags
+        if acc.exact:
+            term, extra = state.readout_term()
+            code, read_flags = k.round_term(do, term, cx, last_rand)
+            read_flags |= extra
+        elif out == acc.fmt:
+            code, read_flags = acc_code, 0
+        else:
+            code, read_flags = k.round_term(do, k.operand(dacc, acc_code), cx, last_rand)
+        y[t] = code
+        flags[t] = sticky | read_flags
+    return y, flags

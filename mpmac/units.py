@@ -295,7 +295,11 @@ class Mac(Unit):
         accumulator = golden_mac.parse_accumulator(self.acc, self.fmt("a"), self.fmt("b"),
                                                    subnormals=self.subnormals)
         object.__setattr__(self, "acc", accumulator.spec if accumulator.exact else accumulator.fmt)
-        self._parse("out", accumulator.fmt if not accumulator.exact else "fp32")
+        if accumulator.exact:
+            default_out = self.a if self.acc.startswith("quire") else "fp32"
+        else:
+            default_out = accumulator.fmt
+        self._parse("out", default_out)
         super().__post_init__()
 
     @property
