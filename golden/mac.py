@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -62,9 +63,10 @@ def _lsb_exp(fmt: Format) -> int:
     return -fmt.max_scale if fmt.is_posit else fmt.qmin
 
 
-def _msb_exp(fmt: Format) -> int:
-    """Every finite magnitude is below 2^(this + 1)."""
-    return fmt.max_scale if fmt.is_posit else fmt.emax
+def _product_bits(fa: Format, fb: Format, lsb_exp: int) -> int:
+    """Bits of the largest product magnitude in units of 2^lsb_exp."""
+    largest = Fraction(fa.max_value) * Fraction(fb.max_value) / Fraction(2) ** lsb_exp
+    return int(largest).bit_length()
 
 
 def parse_accumulator(spec, fa: Format, fb: Format, subnormals: bool = True) -> Accumulator:
@@ -96,8 +98,8 @@ def parse_accumulator(spec, fa: Format, fb: Format, subnormals: bool = True) -> 
         lsb, default = fa.quire_lsb_exp, fa.quire_bits
     else:
         lsb = _lsb_exp(fa) + _lsb_exp(fb)
-        default = (_msb_exp(fa) + _msb_exp(fb) + 2 - lsb) + KULISCH_CARRY_BITS + 1
-    smallest = _msb_exp(fa) + _msb_exp(fb) + 2 - lsb + 1  # one largest product and a sign
+        default = _product_bits(fa, fb, lsb) + KULISCH_CARRY_BITS + 1
+    smallest = _product_bits(fa, fb, lsb) + 1  # one largest product and a sign
     width = int(given) if given else default
     if width < smallest:
         raise ValueError(f"acc={spec!r}: width {width} cannot hold one product of {fa.name} x "
