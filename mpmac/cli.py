@@ -114,7 +114,7 @@ def formats_table(names) -> Table:
     table = Table(title="number formats", title_justify="left")
     for col in ("name", "bits", "kind / specials", "bias or es", "max (maxpos)",
                 "min normal (minpos)", "min subnormal"):
-        table.add_column(col, no_wrap=True, justify="right" if col != "name" else "left")
+        table.add_column(col, overflow="fold", justify="right" if col != "name" else "left")
     for name, f in zip(names, fmts):
         if f.is_posit:
             table.add_row(name, str(f.nbits), "posit", f"es {f.es}", _limit(f.max_value),
@@ -240,12 +240,12 @@ def golden_rows(u: Unit, rows, rand=None) -> Table:
     result = u.golden(**arrays)
     table = Table(title=u.name, title_justify="left")
     for role in u.operands:
-        table.add_column(f"{role} ({u.fmt(role).name})", no_wrap=True)
+        table.add_column(f"{role} ({u.fmt(role).name})", overflow="fold")
     if rand is not None:
-        table.add_column(f"rand ({u.rand_bits} bits)", no_wrap=True, justify="right")
+        table.add_column(f"rand ({u.rand_bits} bits)", overflow="fold", justify="right")
     out = u.fmt("out")
-    table.add_column(f"y ({out.name})", no_wrap=True)
-    table.add_column("flags", no_wrap=True)
+    table.add_column(f"y ({out.name})", overflow="fold")
+    table.add_column("flags", overflow="fold")
     for i in range(len(rows)):
         cells = [_cell(u.fmt(r), arrays[r][i], notes[r][i]) for r in u.operands]
         if rand is not None:
@@ -290,7 +290,7 @@ def list_cmd():
     console = _console()
     table = Table(title="unit kinds (mpmac.unit(KIND, **params); CLI: --param-name)",
                   title_justify="left", show_lines=True)
-    table.add_column("kind", no_wrap=True)
+    table.add_column("kind", overflow="fold")
     table.add_column("operation")
     table.add_column("parameters (default)")
     for kind, cls in KINDS.items():
@@ -301,8 +301,8 @@ def list_cmd():
     docs = _param_docs()
     if docs:
         ptable = Table(title="parameters", title_justify="left")
-        ptable.add_column("name", no_wrap=True)
-        ptable.add_column("CLI option", no_wrap=True)
+        ptable.add_column("name", overflow="fold")
+        ptable.add_column("CLI option", overflow="fold")
         ptable.add_column("meaning")
         for name, text in docs.items():
             ptable.add_row(name, ", ".join("--" + n.replace("_", "-") for n in name.split(", ")),
@@ -394,7 +394,7 @@ def golden_cmd(kind, values, rand, **params):
     result = u.golden(**arrays)
     table = Table(show_header=True)
     for col in ("role", "format", "bits", "fields", "value", "flags / note"):
-        table.add_column(col, no_wrap=True)
+        table.add_column(col, overflow="fold")
     for role in u.operands:
         f = u.fmt(role)
         bits = arrays[role][0]

@@ -19,8 +19,8 @@ from mpmac.golden import ops
 
 
 def run(*args):
-    result = CliRunner().invoke(main, list(args))
-    return result
+    # wide enough that every table row stays on one line (pytest-xdist workers set COLUMNS=80)
+    return CliRunner(env={"COLUMNS": "250"}).invoke(main, list(args))
 
 
 def run_process(*args):
