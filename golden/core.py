@@ -330,7 +330,10 @@ def round_float(f, sign, mag, exp, ctx, rand):
             or (mode == RDN and sign == 1)
         code = infinite_result(f, sign, ctx) if to_inf else f[F_MAXCODE] | (f[F_SIGNMASK] if sign else 0)
         return code, flags | OVERFLOW | INEXACT
-    return ((e_field << mb) | m_field) | (f[F_SIGNMASK] if sign else 0), flags
+    code = (e_field << mb) | m_field
+    if code == 0:  # rounded to zero: fnuz has no -0
+        return signed_zero(f, sign), flags
+    return code | (f[F_SIGNMASK] if sign else 0), flags
 
 
 def round_posit(f, sign, mag, exp, ctx, rand):

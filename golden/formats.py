@@ -214,8 +214,11 @@ class FloatFormat:
     def name(self) -> str:
         """Shortest name that parses back to this format."""
         for candidate in self._name_candidates():
-            if parse_format(candidate) == self:
-                return candidate
+            try:
+                if parse_format(candidate) == self:
+                    return candidate
+            except ValueError:  # e.g. bare e8m0 is no valid IEEE format; a longer name follows
+                continue
         raise AssertionError(f"no name for {self!r}")  # unreachable: the last candidate is complete
 
     def _name_candidates(self):
