@@ -11,8 +11,9 @@ at the subnormal quantum, then apply overflow. Tininess is detected ``after`` (d
 rounding; underflow is raised when the result is tiny and inexact. Formats without subnormals flush tiny
 results (per the tininess rule) to zero with underflow and inexact. Overflow yields Inf where the mode
 rounds away (rne, rmm, sr; rup for +, rdn for -) and the largest finite value otherwise; a format without
-Inf yields NaN there (fn, fnuz) or its largest value (finite). ``saturate`` replaces every infinite result
-by the largest finite value of the same sign.
+Inf yields its canonical NaN there (fn, fnuz: the positive NaN code, whatever the sign) or its largest
+value (finite). ``saturate`` replaces every infinite result by the largest finite value of the same
+sign; an exact infinity clamped that way raises no flag (an overflow still raises overflow|inexact).
 
 Posit outputs round on the bit string (rne, or sr as an extension) and saturate to minpos/maxpos, never
 to zero or NaR; only inexact and invalid are ever raised for them.
