@@ -239,6 +239,8 @@ def golden_rows(u: Unit, rows, rand=None) -> Table:
         arrays["rand"] = rand
     result = u.golden(**arrays)
     table = Table(title=u.name, title_justify="left")
+    if u.sequential:
+        table.add_column("step", justify="right")
     for role in u.operands:
         table.add_column(f"{role} ({u.fmt(role).name})", overflow="fold")
     if rand is not None:
@@ -247,7 +249,8 @@ def golden_rows(u: Unit, rows, rand=None) -> Table:
     table.add_column(f"y ({out.name})", overflow="fold")
     table.add_column("flags", overflow="fold")
     for i in range(len(rows)):
-        cells = [_cell(u.fmt(r), arrays[r][i], notes[r][i]) for r in u.operands]
+        cells = [str(i)] if u.sequential else []
+        cells += [_cell(u.fmt(r), arrays[r][i], notes[r][i]) for r in u.operands]
         if rand is not None:
             cells.append(str(int(rand[i])))
         cells += [_cell(out, result["y"][i]), flags_text(result["flags"][i])]
@@ -355,7 +358,7 @@ def golden_cmd(kind, values, rand, **params):
     """Compute one operation of unit KIND with the bit-exact golden model.
 
     VALUES are the operands in port order (mul/add: a b, fma: a b c, convert: a; mac: a stream of
-    a b pairs). Each is a decimal number (1.5, -0.25, 1e-3, inf, nan), read as float64 and rounded once
+    a b pairs, one accumulation step each from reset, showing y after every step). Each is a decimal number (1.5, -0.25, 1e-3, inf, nan), read as float64 and rounded once
     into its operand format with RNE, or a bit pattern (0x3c, 0b00111100). Prints every input and the
     result as bits, fields, decoded value and flags (flag bits: 0 inexact, 1 underflow, 2 overflow,
     3 divide-by-zero, 4 invalid).
@@ -382,6 +385,7 @@ def golden_cmd(kind, values, rand, **params):
         if rand_arr is not None:
             rand_arr = np.broadcast_to(rand_arr, (len(rows),))
         table, _ = golden_rows(u, rows, rand_arr)
+        table.title = None  # the header line names the unit
         console = _console()
         console.print(header)
         console.print(table)

@@ -134,6 +134,16 @@ def test_golden_negative_values_and_sr():
     assert r.exit_code == 2 and "--rand" in r.output
 
 
+def test_golden_mac_stream():
+    r = run("golden", "mac", "--a", "e4m3", "--acc", "fp32", "1.5", "2", "448", "448")
+    assert r.exit_code == 0, r.output
+    steps = [ln for ln in r.output.splitlines() if ln.startswith("│")]
+    assert len(steps) == 2
+    assert "= 3 " in steps[0] and "= 200707 " in steps[1]  # 1.5*2, then + 448*448, exact in fp32
+    r = run("golden", "mac", "--a", "e4m3", "1", "2", "3")
+    assert r.exit_code == 2 and "3 values" in r.output
+
+
 def test_list_shows_fma_parameters():
     r = run("list")
     assert r.exit_code == 0, r.output
