@@ -466,11 +466,13 @@ def demo_cmd(vectors):
     rng = np.random.default_rng(2024)
     a, b, c = (rng.integers(0, 1 << 16, vectors, dtype=np.uint16) for _ in range(3))
     u.golden(a=a[:1024], b=b[:1024], c=c[:1024])  # warm-up (lazy compilation, caches)
-    t0 = time.perf_counter()
-    u.golden(a=a, b=b, c=c)
-    dt = time.perf_counter() - t0
-    console.print(f"golden {u.name}: {vectors:,} random vectors in {dt * 1e3:.1f} ms = "
-                  f"{vectors / dt / 1e6:.2f} M ops/s")
+    best = float("inf")
+    for _ in range(3):  # best of 3: the figure of an unloaded machine
+        t0 = time.perf_counter()
+        u.golden(a=a, b=b, c=c)
+        best = min(best, time.perf_counter() - t0)
+    console.print(f"golden {u.name}: {vectors:,} random vectors in {best * 1e3:.1f} ms = "
+                  f"{vectors / best / 1e6:.2f} M ops/s (best of 3 runs)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -132,6 +132,7 @@ warm_kernels() {
     # Compiling them in one process before pytest-xdist starts its workers takes ~1.5 min once; letting
     # every worker compile them at the same time took ~5x longer on 2 cores. Cached: about a second.
     local t0=$SECONDS
+    say "golden kernels: loading from the numba cache, or compiling them (first run: ~1.5 min)"
     if "$VENV/bin/python" - <<'EOF'; then
 import numpy as np
 import mpmac
@@ -144,7 +145,7 @@ for kind in ("mul", "add", "fma"):
 mpmac.unit("convert", a="fp16", out="e4m3").golden(a=zero)
 ops.decode("fp16", zero)
 EOF
-        say "golden kernels compiled/cached ($((SECONDS - t0)) s)"
+        say "golden kernels ready ($((SECONDS - t0)) s)"
     else
         say "warning: warming the golden kernels failed (see above); pytest will report the cause"
     fi
@@ -156,6 +157,7 @@ cmd="${1:-}"
 case "$cmd" in
     main)
         setup
+        warm_kernels
         say "mpmac demo $*"
         exec "$VENV/bin/python" -m mpmac demo "$@"
         ;;
