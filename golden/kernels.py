@@ -86,3 +86,23 @@ def describe(fmt: Format, wide: bool = False) -> tuple:
 def context(ctx: RoundingContext) -> tuple:
     """The int tuple by which the kernels see a rounding context (core.C_* fields)."""
     return (MODES.index(ctx.mode), ctx.rand_bits, int(ctx.saturate), int(ctx.tininess == "before"))
+
+
+def warm():
+    """Compile (or load from numba's on-disk cache) every compiled loop, once, in this process.
+
+    The first compile of a checkout takes about 90 s; later processes load the cache in about a second.
+    Call this before starting parallel workers so that they do not all compile at once.
+    """
+    import numpy as np
+
+    from .formats import parse_format
+    fmt = describe(parse_format("fp16"))
+    ctx = context(RoundingContext())
+    x = np.zeros(1, dtype=np.int64)
+    out = [np.empty(1, dtype=np.int64) for _ in range(4)]
+    compiled.mul_loop(fmt, fmt, fmt, ctx, x, x, x, out[0], out[1])
+    compiled.add_loop(fmt, fmt, fmt, ctx, 20, x, x, x, out[0], out[1])
+    compiled.fma_loop(fmt, fmt, fmt, fmt, ctx, 30, x, x, x, x, out[0], out[1])
+    compiled.convert_loop(fmt, fmt, ctx, x, x, out[0], out[1])
+    compiled.decode_loop(fmt, x, *out)

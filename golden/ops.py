@@ -8,13 +8,16 @@ smallest unsigned dtype that holds the output width, ``flags`` as uint8 (bit ord
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
-from . import kernels
+from . import core, kernels
 from .formats import Format, parse_format
 from .rounding import RoundingContext, guard_bits_needed
 
-__all__ = ["mul", "add", "fma", "convert", "encode", "decode", "bits_dtype", "sum_window"]
+__all__ = ["mul", "add", "fma", "convert", "encode", "encode_exact", "decode", "bits_dtype",
+           "sum_window"]
 
 
 def bits_dtype(fmt: Format):
@@ -121,3 +124,40 @@ def decode(fmt, bits) -> np.ndarray:
     mag = np.where(cls == INF, np.inf, mag)
     mag = np.where((cls == NAN) | (cls == SNAN), np.nan, mag)
     return np.where(sign == 1, -mag, mag)
+
+
+def encode_exact(fmt, value, ctx: RoundingContext | None = None, rand: int = 0):
+    """Round one exact number into ``fmt`` with a single rounding.
+
+    ``value`` is a Fraction, an int, or a decimal string (``"0.1"``, ``"-2.5e-3"``, ``"inf"``,
+    ``"-0"``, ``"nan"``); decimals are taken exactly, not through a binary float.
+
+    Returns
+    -------
+    (bits, flags) : ints
+    """
+    fmt = parse_format(fmt)
+    ctx = ctx or RoundingContext()
+    text = value.strip().lower() if isinstance(value, str) else None
+    negative = bool(text) and text.startswith("-")
+    if text is not None and text.lstrip("+-") in ("inf", "infinity"):
+        term = (core.INF, int(negative), 0, 0, 0)
+    elif text is not None and text.lstrip("+-") == "nan":
+        term = (core.NAN, 0, 0, 0, 0)
+    else:
+        exact = Fraction(text if text is not None else value)
+        negative = exact < 0 or (exact == 0 and negative)
+        exact = abs(exact)
+        if exact == 0:
+            term = (core.ZERO, int(negative), 0, 0, 0)
+        else:
+            # scale to an integer with enough bits, then keep the rest as a round-to-odd sticky bit
+            bits = guard_bits_needed(fmt, ctx) + 2
+            shift = bits - (exact.numerator.bit_length() - exact.denominator.bit_length())
+            scaled = exact * Fraction(2) ** shift
+            mag = scaled.numerator // scaled.denominator
+            mag |= int(mag != scaled)
+            term = (core.FINITE, int(negative), mag, -shift, 0)
+    code, flags = kernels.python.round_term(kernels.describe(fmt, wide=True), term,
+                                            kernels.context(ctx), rand & ((1 << ctx.rand_bits) - 1))
+    return code, flags

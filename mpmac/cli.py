@@ -165,7 +165,7 @@ def build_unit(kind: str, **options) -> Unit:
 
 
 def parse_value(text: str, role: str, fmt):
-    """``(bits, source)`` for a 0x/0b bit pattern, or ``(None, float)`` for a decimal value."""
+    """``(bits, None)`` for a 0x/0b bit pattern, or ``(None, text)`` for a decimal value."""
     t = text.strip()
     if re.fullmatch(r"0[xX][0-9a-fA-F_]+|0[bB][01_]+", t):
         bits = int(t, 0)
@@ -174,7 +174,8 @@ def parse_value(text: str, role: str, fmt):
                              f"({fmt.nbits} bits)")
         return bits, None
     try:
-        return None, float(t)
+        float(t)  # syntax check only: the value itself is taken exactly by ops.encode_exact
+        return None, t
     except ValueError:
         raise ValueError(f"invalid value {text!r} for {role}: expected a decimal number "
                          f"(e.g. 1.5, -0.25, 1e-3, inf, nan) or a bit pattern (0x3c, 0b00111100)") from None
@@ -183,8 +184,8 @@ def parse_value(text: str, role: str, fmt):
 def encode_inputs(u: Unit, rows):
     """Encode rows of operand texts into bit-pattern arrays, one per operand role of ``u``.
 
-    Decimal values are read as float64 and rounded once into the operand format (RNE, via
-    :func:`mpmac.golden.ops.encode`). Returns ``(arrays, notes)``; ``notes[role][i]`` says when an input
+    Decimal values are taken exactly and rounded once into the operand format (RNE, via
+    :func:`mpmac.golden.ops.encode_exact`). Returns ``(arrays, notes)``; ``notes[role][i]`` says when an input
     was not exactly representable.
     """
     arrays, notes = {}, {}
@@ -194,9 +195,8 @@ def encode_inputs(u: Unit, rows):
         for row in rows:
             bits, value = parse_value(row[j], role, fmt)
             if bits is None:
-                y, fl = ops.encode(fmt, np.asarray([value], dtype=np.float64))
-                bits = int(y[0])
-                note.append(f"from {row[j]}, {flags_text(fl[0])}" if int(fl[0]) else "")
+                bits, fl = ops.encode_exact(fmt, value)
+                note.append(f"from {row[j]}, {flags_text(fl)}" if fl else "")
             else:
                 note.append("")
             col.append(bits)
@@ -358,8 +358,9 @@ def golden_cmd(kind, values, rand, **params):
     """Compute one operation of unit KIND with the bit-exact golden model.
 
     VALUES are the operands in port order (mul/add: a b, fma: a b c, convert: a; mac: a stream of
-    a b pairs, one accumulation step each from reset, showing y after every step). Each is a decimal number (1.5, -0.25, 1e-3, inf, nan), read as float64 and rounded once
-    into its operand format with RNE, or a bit pattern (0x3c, 0b00111100). Prints every input and the
+    a b pairs, one accumulation step each from reset, showing y after every step). Each is a decimal
+    number (1.5, -0.25, 1e-3, inf, nan), taken exactly and rounded once into its operand format with
+    RNE, or a bit pattern (0x3c, 0b00111100). Prints every input and the
     result as bits, fields, decoded value and flags (flag bits: 0 inexact, 1 underflow, 2 overflow,
     3 divide-by-zero, 4 invalid).
 

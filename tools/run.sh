@@ -133,18 +133,7 @@ warm_kernels() {
     # every worker compile them at the same time took ~5x longer on 2 cores. Cached: about a second.
     local t0=$SECONDS
     say "golden kernels: loading from the numba cache, or compiling them (first run: ~1.5 min)"
-    if "$VENV/bin/python" - <<'EOF'; then
-import numpy as np
-import mpmac
-from mpmac.golden import ops
-
-zero = np.zeros(4, dtype=np.uint16)
-for kind in ("mul", "add", "fma"):
-    u = mpmac.unit(kind, a="fp16")
-    u.golden(**{role: zero for role in u.operands})
-mpmac.unit("convert", a="fp16", out="e4m3").golden(a=zero)
-ops.decode("fp16", zero)
-EOF
+    if "$VENV/bin/python" -c "from mpmac.golden.kernels import warm; warm()"; then
         say "golden kernels ready ($((SECONDS - t0)) s)"
     else
         say "warning: warming the golden kernels failed (see above); pytest will report the cause"
