@@ -33,31 +33,44 @@ def sum_window(term_widths, out: Format, ctx: RoundingContext) -> int:
     return max(*term_widths, guard_bits_needed(out, ctx)) + 1
 
 
+#: elements per compiled call: keeps the int64 staging buffers in the L2 cache
+CHUNK = 1 << 15
+
+
 def _run(loop_name, out: Format, ctx: RoundingContext, static: tuple, formats: tuple, operands: dict,
          rand, wide: bool):
     """Broadcast the operands, run a core loop (compiled, or Python for wide ones), shape the result."""
     if ctx.sr and rand is None:
         raise ValueError("rounding='sr' needs a rand input")
-    arrays = [np.asarray(v) for v in operands.values()]
-    arrays.append(np.asarray(rand if ctx.sr else 0))
+    arrays = [np.asarray(v) for v in operands.values()] + [np.asarray(rand if ctx.sr else 0)]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     flat = [np.broadcast_to(a, shape).reshape(-1) for a in arrays]
-    flat[-1] = flat[-1].astype(np.int64) & ((1 << ctx.rand_bits) - 1)
-    descriptors = tuple(kernels.describe(f, wide) for f in formats + (out,))
-    args = descriptors + (kernels.context(ctx),) + static
+    size = flat[0].size
+    y = np.empty(size, dtype=bits_dtype(out))
+    flags = np.empty(size, dtype=np.uint8)
+    args = tuple(kernels.describe(f, wide) for f in formats + (out,)) + (kernels.context(ctx),) + static
+    rand_mask = (1 << ctx.rand_bits) - 1
     if wide:
         inputs = [a.astype(np.uint64).astype(object) for a in flat]
-        y = np.empty(len(flat[0]), dtype=object)
-        flags = np.empty(len(flat[0]), dtype=np.int64)
-        getattr(kernels.python, loop_name)(*args, *inputs, y, flags)
-        y = y.astype(np.uint64)
-    else:
-        inputs = [np.ascontiguousarray(a.astype(np.uint64).view(np.int64)) for a in flat]
-        y = np.empty(len(flat[0]), dtype=np.int64)
-        flags = np.empty(len(flat[0]), dtype=np.int64)
-        getattr(kernels.compiled, loop_name)(*args, *inputs, y, flags)
-        y = y.view(np.uint64)
-    return y.astype(bits_dtype(out)).reshape(shape), flags.astype(np.uint8).reshape(shape)
+        inputs[-1] = inputs[-1] & rand_mask
+        y_obj = np.empty(size, dtype=object)
+        flags_int = np.empty(size, dtype=np.int64)
+        getattr(kernels.python, loop_name)(*args, *inputs, y_obj, flags_int)
+        y[:] = y_obj.astype(np.uint64)
+        flags[:] = flags_int
+        return y.reshape(shape), flags.reshape(shape)
+    loop = getattr(kernels.compiled, loop_name)
+    staged = [np.empty(min(size, CHUNK), dtype=np.int64) for _ in range(len(flat) + 2)]
+    for start in range(0, size, CHUNK):
+        stop = min(start + CHUNK, size)
+        bufs = [b[:stop - start] for b in staged]
+        for buf, src in zip(bufs, flat):
+            buf[:] = src[start:stop].view(np.int64) if src.dtype == np.uint64 else src[start:stop]
+        bufs[len(flat) - 1] &= rand_mask
+        loop(*args, *bufs)
+        y[start:stop] = bufs[-2].view(np.uint64)
+        flags[start:stop] = bufs[-1]
+    return y.reshape(shape), flags.reshape(shape)
 
 
 def _fits(*widths) -> bool:
