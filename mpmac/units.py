@@ -79,6 +79,13 @@ class Unit:
         except ValueError as e:
             raise ValueError(f"{name}: {e}") from None
 
+    def _parse_operands(self):
+        """Parse a (required) and b (defaults to a), for the kinds that have both."""
+        if self.a is None:
+            raise ValueError(f"{self.kind} needs an operand format a")
+        self._parse("a")
+        self._parse("b", self.a)
+
     def fmt(self, role: str) -> Format:
         """Effective format of an operand or result role (subnormals=False applied)."""
         f = getattr(self, role)
@@ -191,10 +198,7 @@ class _BinaryOp(Unit):
     operands = ("a", "b")
 
     def __post_init__(self):
-        if self.a is None:
-            raise ValueError(f"{self.kind} needs an operand format a")
-        self._parse("a")
-        self._parse("b", self.a)
+        self._parse_operands()
         self._parse("out", self.a)
         super().__post_init__()
 
@@ -232,10 +236,7 @@ class Fma(Unit):
     out: Format | str | None = None
 
     def __post_init__(self):
-        if self.a is None:
-            raise ValueError("fma needs an operand format a")
-        self._parse("a")
-        self._parse("b", self.a)
+        self._parse_operands()
         self._parse("out", self.a)
         self._parse("c", self.out)
         super().__post_init__()
@@ -288,10 +289,7 @@ class Mac(Unit):
     out: Format | str | None = None
 
     def __post_init__(self):
-        if self.a is None:
-            raise ValueError("mac needs an operand format a")
-        self._parse("a")
-        self._parse("b", self.a)
+        self._parse_operands()
         accumulator = golden_mac.parse_accumulator(self.acc, self.fmt("a"), self.fmt("b"),
                                                    subnormals=self.subnormals)
         object.__setattr__(self, "acc", accumulator.spec if accumulator.exact else accumulator.fmt)
