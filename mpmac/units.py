@@ -182,11 +182,15 @@ class Unit:
     def _golden(self, **inputs):
         raise NotImplementedError
 
+    def component(self):
+        """The Amaranth component of this unit (a ``wiring.Component`` with :attr:`ports`)."""
+        from .rtl.units import ArithmeticUnit
+        return ArithmeticUnit(self)
+
     def verilog(self, name: str | None = None) -> str:
-        """Verilog for this unit. Not built yet: arrives with the floating-point generators issue."""
-        raise NotImplementedError(
-            "RTL generation is not implemented yet (mpmac issue 3: floating-point generators); "
-            "only the golden model is available")
+        """Verilog of this unit as module ``name`` (default :attr:`name`); deterministic text."""
+        from .rtl.emit import to_verilog
+        return to_verilog(self.component(), name or self.name)
 
 
 @dataclass(frozen=True, kw_only=True)

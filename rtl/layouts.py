@@ -1,0 +1,61 @@
+"""Data layouts shared by the datapath stages.
+
+A *term* is an unpacked value in flight: sign, class flags, an exponent and a significand. Its value is
+``(-1)^sign * sig * 2^(exp - (width(sig) - 1))``: ``exp`` is the exponent of the significand's top bit
+position (the top bit itself may be 0, e.g. in a product in [1, 4) or a sum after cancellation).
+This is the hardware twin of golden/core.py's terms.
+"""
+
+from amaranth.hdl import Cat, Const, signed
+from amaranth.lib import data
+
+__all__ = ["Term", "TermLayout", "exponent_width", "as_signed", "exp_bits_for"]
+
+
+class Term(data.View):
+    """View of a :class:`TermLayout` with value-class predicates."""
+
+    def is_special(self):
+        return self.inf | self.nan
+
+    def is_finite_nonzero(self):
+        return ~(self.zero | self.inf | self.nan)
+
+
+class TermLayout(data.StructLayout):
+    """Layout of a term with a ``sig_width``-bit significand and a signed ``exp_width``-bit exponent.
+
+    Fields: ``sign``; ``zero``, ``inf``, ``nan`` (class, at most one set); ``invalid`` (an invalid
+    operation happened on the way: sNaN operand, 0*Inf, Inf-Inf); ``exp``; ``sig``.
+    """
+
+    def __init__(self, sig_width: int, exp_width: int):
+        self.sig_width = sig_width
+        self.exp_width = exp_width
+        super().__init__({
+            "sign": 1, "zero": 1, "inf": 1, "nan": 1, "invalid": 1,
+            "exp": signed(exp_width), "sig": sig_width,
+        })
+
+    def __call__(self, target):
+        return Term(self, target)
+
+
+def exponent_width(*magnitudes: int) -> int:
+    """Signed width that holds every exponent of magnitude up to ``sum(magnitudes)``, with margin.
+
+    Callers pass the largest exponent magnitudes of the formats involved plus datapath widths; the
+    sum bounds every intermediate (products add exponents, normalization subtracts a shift).
+    """
+    bound = sum(abs(m) for m in magnitudes) + 2
+    return bound.bit_length() + 1
+
+
+def as_signed(value):
+    """Zero-extend an unsigned value by one bit and read it as signed (so arithmetic stays exact)."""
+    return Cat(value, Const(0, 1)).as_signed()
+
+
+def exp_bits_for(value: int) -> int:
+    """Width of a signed constant that holds ``value``."""
+    return max(value.bit_length(), (-value - 1).bit_length() if value < 0 else 0) + 1

@@ -1,0 +1,155 @@
+"""Round-and-pack stage for floating-point outputs (golden/core.round_float + round_term).
+
+Input: a normalized term (top significand bit set unless zero; ``exp`` is that bit's exponent).
+The significand is shifted right into the subnormal range where needed (gradual underflow), the top p
+bits are kept and the discarded bits decide the increment per rounding mode; a carry out of the
+significand moves into the exponent field by itself. Overflow, tininess (after or before rounding),
+flush-to-zero, saturation and the specials of the format's policy follow golden/rounding.py.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.formats import FloatFormat, Specials
+from ..golden.rounding import Flags, RoundingContext
+from .layouts import TermLayout
+from .normalize import shift_right_sticky
+
+__all__ = ["FloatRound", "increment"]
+
+
+def increment(ctx: RoundingContext, sign, kept_lsb, below, extra_sticky, rand):
+    """Round-up decision and inexactness for discarded bits ``below`` (MSB first is the guard bit).
+
+    ``extra_sticky`` is the OR of bits already shifted out further down.
+    """
+    guard = below[-1]
+    rest = below[:-1].any() | extra_sticky if len(below) > 1 else extra_sticky
+    inexact = guard | rest
+    mode = ctx.mode
+    if mode == "rne":
+        up = guard & (rest | kept_lsb)
+    elif mode == "rmm":
+        up = guard
+    elif mode == "rtz":
+        up = Const(0)
+    elif mode == "rup":
+        up = inexact & ~sign
+    elif mode == "rdn":
+        up = inexact & sign
+    else:  # sr: rand is added to the top rand_bits discarded bits; the carry rounds up
+        r = ctx.rand_bits
+        up = (below[-r:] + rand)[r]
+    return up, inexact
+
+
+class FloatRound(wiring.Component):
+    """Round a normalized term into ``out`` and pack it with flags.
+
+    Parameters
+    ----------
+    out : FloatFormat
+    ctx : RoundingContext
+    in_layout : TermLayout
+
+    Members
+    -------
+    term : In(in_layout)
+    rand : In(ctx.rand_bits)   (only with rounding="sr")
+    bits : Out(out.nbits)
+    flags : Out(5)
+    """
+
+    def __init__(self, out: FloatFormat, ctx: RoundingContext, in_layout: TermLayout):
+        self.out, self.ctx = out, ctx
+        members = {"term": In(in_layout), "bits": Out(out.nbits), "flags": Out(Flags.WIDTH)}
+        if ctx.sr:
+            members["rand"] = In(ctx.rand_bits)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        f, ctx, t = self.out, self.ctx, self.term
+        p, mb, r = f.precision, f.man_bits, ctx.rand_bits
+        rand = self.rand if ctx.sr else None
+        width = max(len(t.sig), p + r + 2)
+        sig = Cat(Const(0, width - len(t.sig)), t.sig)  # pad below: same value, room for guard bits
+        e = Signal(signed(len(t.exp) + 1))
+        m.d.comb += e.eq(t.exp)
+        emin = f.emin
+
+        if f.subnormals:
+            denorm = Mux(e < emin, emin - e, 0).as_unsigned()
+            shifted, shifted_out = shift_right_sticky(m, sig, denorm, width, width + 1)
+        else:
+            shifted, shifted_out = sig, Const(0)
+        kept = shifted[width - p:]
+        up, inexact = increment(ctx, t.sign, kept[0], shifted[:width - p], shifted_out, rand)
+        rounded = Signal(p + 1)
+        m.d.comb += rounded.eq(kept + up)
+
+        # exponent field without renormalising: a carry out of the significand lands there by itself.
+        # Below emin: the subnormal binade (field 0), or without subnormals one binade below that a
+        # rounding carry can lift to emin (anything lower is tiny and flushed).
+        base = Mux(e - emin > f.exp_field_max, f.exp_field_max, e - emin)
+        if f.subnormals:
+            base = Mux(e < emin, 0, base)
+        e_field = Signal(signed(f.exp_bits + 3))
+        m.d.comb += e_field.eq(base + rounded[mb:])
+        m_field = rounded[:mb]
+        max_e, max_m = f.max_code >> mb, f.max_code & ((1 << mb) - 1)
+        nonzero = ~t.zero
+        overflow = nonzero & ((e_field > max_e) | ((e_field == max_e) & (m_field > max_m)))
+
+        if ctx.tininess == "before":
+            tiny = e < emin
+        elif f.subnormals:
+            unbounded_up, _ = increment(ctx, t.sign, sig[width - p], sig[:width - p], Const(0), rand)
+            carry = sig[width - p:].all() & unbounded_up
+            tiny = (e < emin - 1) | ((e == emin - 1) & ~carry)
+        else:
+            tiny = (e < emin - 1) | ((e == emin - 1) & ~rounded[p])
+        flush = Const(0) if f.subnormals else (tiny & nonzero)
+
+        sign_bit = Const(f.sign_mask, f.nbits)
+        signed_zero = Const(0, f.nbits) if f.specials is Specials.FNUZ else Mux(t.sign, sign_bit, 0)
+        finite = Cat(m_field, e_field[:f.exp_bits], t.sign)
+        finite_code = Mux(Cat(m_field, e_field[:f.exp_bits]) == 0, signed_zero, finite)
+        max_code = Cat(Const(f.max_code, f.nbits - 1), t.sign)
+        inf_code, inf_lost = self._infinite(t.sign, max_code)
+        mode = ctx.mode
+        if mode in ("rne", "rmm", "sr"):
+            overflow_code = inf_code
+        elif mode == "rtz":
+            overflow_code = max_code
+        else:
+            away = ~t.sign if mode == "rup" else t.sign
+            overflow_code = Mux(away, inf_code, max_code)
+        nan_code = Const(f.nan_code if f.has_nan else 0, f.nbits)
+
+        with m.If(t.nan):
+            m.d.comb += [self.bits.eq(nan_code),
+                         self.flags.eq(Mux(t.invalid | (not f.has_nan), Flags.INVALID, 0))]
+        with m.Elif(t.inf):
+            m.d.comb += [self.bits.eq(inf_code),
+                         self.flags.eq(Mux(t.invalid | inf_lost, Flags.INVALID, 0))]
+        with m.Elif(t.zero):
+            m.d.comb += [self.bits.eq(signed_zero), self.flags.eq(Mux(t.invalid, Flags.INVALID, 0))]
+        with m.Elif(flush):
+            m.d.comb += [self.bits.eq(signed_zero), self.flags.eq(Flags.UNDERFLOW | Flags.INEXACT)]
+        with m.Elif(overflow):
+            m.d.comb += [self.bits.eq(overflow_code), self.flags.eq(Flags.OVERFLOW | Flags.INEXACT)]
+        with m.Else():
+            m.d.comb += [self.bits.eq(finite_code),
+                         self.flags.eq(Cat(inexact, tiny & inexact, Const(0, 3)))]
+        return m
+
+    def _infinite(self, sign, max_code):
+        """Code of an infinite result and whether the format lost it (raises invalid)."""
+        f, ctx = self.out, self.ctx
+        if ctx.saturate or f.specials is Specials.FINITE:
+            return max_code, Const(int(not ctx.saturate))
+        if f.has_inf:
+            return Cat(Const(f.inf_code, f.nbits - 1), sign), Const(0)
+        return Const(f.nan_code, f.nbits), Const(1)

@@ -1,0 +1,126 @@
+"""Unit components: the datapath stages wired per unit kind, with pipeline registers at cut points.
+
+Datapath (DESIGN.md): unpack -> multiply -> align/add -> normalize -> round/pack. Each kind uses the
+stages it needs. A unit with latency N registers the stage outputs at the first N of its cut points in
+:data:`CUT_PRIORITY` order (kept in datapath order); ``rand`` travels with the operands.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.rounding import guard_bits_needed
+from .add import AlignAdd
+from .layouts import TermLayout, exponent_width
+from .multiply import Product
+from .normalize import Normalize
+from .round import FloatRound
+from .unpack import FloatUnpack
+
+__all__ = ["ArithmeticUnit", "cut_points", "CUT_PRIORITY"]
+
+#: which stage boundaries get a register first as latency grows
+CUT_PRIORITY = ("sum", "product", "normalized", "unpacked")
+
+#: stage boundaries each kind has, in datapath order
+STAGES = {
+    "mul": ("unpacked", "product", "normalized"),
+    "add": ("unpacked", "sum", "normalized"),
+    "fma": ("unpacked", "product", "sum", "normalized"),
+    "convert": ("unpacked", "normalized"),
+}
+
+
+def cut_points(kind: str, latency: int) -> tuple[str, ...]:
+    """The stage boundaries that carry a register for ``latency`` (raises ValueError if too deep)."""
+    stages = STAGES[kind]
+    if latency > len(stages):
+        raise ValueError(f"latency={latency} is invalid for {kind}: it has {len(stages)} stage "
+                         f"boundaries ({', '.join(stages)}), so 0..{len(stages)}")
+    chosen = [c for c in CUT_PRIORITY if c in stages][:latency]
+    return tuple(c for c in stages if c in chosen)
+
+
+class ArithmeticUnit(wiring.Component):
+    """mul, add, fma or convert for floating-point formats, from a unit spec (mpmac.units).
+
+    Parameters
+    ----------
+    spec : mpmac.units.Unit
+        Formats, rounding context and latency; its ``ports`` are this component's signature.
+    """
+
+    def __init__(self, spec):
+        for role in spec.operands + ("out",):
+            if spec.fmt(role).is_posit:
+                raise NotImplementedError(f"posit {role}={spec.fmt(role).name}: posit RTL arrives "
+                                          f"with the posit generators issue")
+        self.spec = spec
+        self.cuts = cut_points(spec.kind, spec.latency)
+        ports = {name: (In if d == "in" else Out)(w) for name, (d, w) in spec.ports.items()
+                 if name not in ("clk", "rst")}
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        ctx = spec.ctx
+        out = spec.fmt("out")
+        fmts = {role: spec.fmt(role) for role in spec.operands}
+        widths = [f.precision for f in fmts.values()] + [guard_bits_needed(out, ctx)]
+        if spec.kind in ("mul", "fma"):
+            widths.append(fmts["a"].precision + fmts["b"].precision)
+        window = max(widths) + 2
+        magnitudes = [max(abs(f.qmin), abs(f.emax)) for f in list(fmts.values()) + [out]]
+        ew = exponent_width(*magnitudes, *magnitudes, 4 * window)
+
+        rand = self.rand if ctx.sr else None
+        terms = {}
+        for role, f in fmts.items():
+            m.submodules[f"unpack_{role}"] = u = FloatUnpack(f, ew)
+            m.d.comb += u.bits.eq(getattr(self, role))
+            terms[role] = u.term
+        terms, rand = self._cut(m, "unpacked", terms, rand)
+
+        if spec.kind in ("mul", "fma"):
+            m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew)
+            m.d.comb += [prod.a.eq(terms["a"]), prod.b.eq(terms["b"])]
+            terms = {"p": prod.p, **({"c": terms["c"]} if "c" in terms else {})}
+            terms, rand = self._cut(m, "product", terms, rand)
+
+        if spec.kind in ("add", "fma"):
+            x, y = (terms["a"], terms["b"]) if spec.kind == "add" else (terms["p"], terms["c"])
+            m.submodules.add = adder = AlignAdd(x.shape(), y.shape(), window, ew,
+                                                round_down=ctx.mode == "rdn")
+            m.d.comb += [adder.a.eq(x), adder.b.eq(y)]
+            terms = {"s": adder.s}
+            terms, rand = self._cut(m, "sum", terms, rand)
+
+        (value,) = terms.values()
+        m.submodules.normalize = norm = Normalize(len(value.sig))
+        normalized = Signal(TermLayout(len(value.sig), ew))
+        m.d.comb += [norm.sig_in.eq(value.sig), normalized.eq(value),
+                     normalized.sig.eq(norm.sig_out), normalized.exp.eq(value.exp - norm.shift)]
+        terms, rand = self._cut(m, "normalized", {"n": normalized}, rand)
+
+        m.submodules.round = rnd = FloatRound(out, ctx, terms["n"].shape())
+        m.d.comb += [rnd.term.eq(terms["n"]), self.y.eq(rnd.bits), self.flags.eq(rnd.flags)]
+        if ctx.sr:
+            m.d.comb += rnd.rand.eq(rand)
+        return m
+
+    def _cut(self, m, name, terms: dict, rand):
+        """Register ``terms`` (and rand) at cut point ``name`` if this latency puts one there."""
+        if name not in self.cuts:
+            return terms, rand
+        registered = {}
+        for key, value in terms.items():
+            reg = Signal(value.shape(), name=f"{name}_{key}")
+            m.d.sync += reg.eq(value)
+            registered[key] = reg
+        if rand is not None:
+            rand_reg = Signal.like(rand, name=f"{name}_rand")
+            m.d.sync += rand_reg.eq(rand)
+            rand = rand_reg
+        return registered, rand
+
