@@ -1,0 +1,247 @@
+"""A simulation plan: the per-step input columns and expected outputs of one run, for every engine.
+
+A *step* is what the testbench applies at once: one vector (combinational units), one clock cycle
+(pipelined units and mac). Stateless units get one step per vector; a mac gets its sequences one
+after the other, separated by a step with ``rst`` high (whose outputs must read +0 and no flags).
+Expected outputs come from ``unit.golden``; the testbench's observation ``k`` shows step
+``k - delay`` (``delay``: 0 for combinational units, ``latency - 1`` for pipelined ones, ``latency``
+for mac, whose ``y[t]`` is readable right after the edge of step ``t``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..golden import ops
+from ..golden.formats import FloatFormat
+from ..golden.rounding import Flags
+from .vectors import input_ports
+
+__all__ = ["Plan", "flags_text", "code_text"]
+
+
+def flags_text(flags: int) -> str:
+    """Flag names of a flags value (``inexact|overflow``), ``-`` when none is set."""
+    names = sorted((v, k.lower()) for k, v in vars(Flags).items()
+                   if k.isupper() and k != "WIDTH" and isinstance(v, int))
+    set_ = [n for bit, n in names if int(flags) & bit]
+    return "|".join(set_) if set_ else "-"
+
+
+def _value(fmt, code: int) -> str:
+    if fmt.is_posit and code == fmt.nar_code:
+        return "NaR"
+    v = float(ops.decode(fmt, np.asarray([code], dtype=ops.bits_dtype(fmt)))[0])
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "-0" if np.signbit(v) else "0"
+    return f"{v:.10g}" if v == int(v) and abs(v) < 1e16 else repr(v)
+
+
+def code_text(fmt, code) -> str:
+    """``0x3c = 0 0111 100 = 1.5``: hex bits, fields (float: sign exponent mantissa) and value."""
+    if not isinstance(code, (int, np.integer)):
+        return f"{code} (X/Z: not a 0/1 value)"
+    code = int(code)
+    b = f"{code:0{fmt.nbits}b}"
+    if isinstance(fmt, FloatFormat):
+        e = 1 + fmt.exp_bits
+        fields = " ".join(p for p in (b[0], b[1:e], b[e:]) if p)
+    else:
+        fields = f"{b[0]} {b[1:]}"
+    return f"0x{code:0{(fmt.nbits + 3) // 4}x} = {fields} = {_value(fmt, code)}"
+
+
+@dataclass
+class Plan:
+    """Inputs and expected outputs of one simulation run (see the module docstring).
+
+    Attributes
+    ----------
+    inputs : dict
+        Data input port -> uint64 array over steps (port order of ``unit.ports``).
+    rst : ndarray or None
+        Per-step ``rst`` of clocked units (uint64), None for combinational ones.
+    exp_y, exp_flags : ndarray
+        Expected outputs per step.
+    check : ndarray of bool
+        Steps whose outputs are compared.
+    delay : int
+        Observation ``k`` shows step ``k - delay``.
+    origin : list
+        For mac: (sequence, cycle) of each step, cycle -1 for the rst step before a sequence.
+    """
+
+    unit: object
+    inputs: dict
+    rst: np.ndarray | None
+    exp_y: np.ndarray
+    exp_flags: np.ndarray
+    check: np.ndarray
+    delay: int
+    origin: list = field(default_factory=list)
+
+    @property
+    def clocked(self) -> bool:
+        return self.rst is not None
+
+    @property
+    def steps(self) -> int:
+        return len(self.exp_y)
+
+    @property
+    def vectors(self) -> int:
+        """Compared steps."""
+        return int(self.check.sum())
+
+    @classmethod
+    def build(cls, unit, vectors) -> "Plan":
+        """Plan for ``vectors``: a dict port -> array (stateless units) or, for mac, one such dict
+        per sequence (a list; one dict is one sequence; missing in_valid/clear default to 1/0)."""
+        ports = input_ports(unit)
+        if unit.sequential:
+            return cls._build_sequences(unit, ports, vectors)
+        if not isinstance(vectors, dict):
+            raise TypeError(f"vectors for {unit.kind} must be a dict of input arrays, "
+                            f"not {type(vectors).__name__}")
+        cols = cls._columns(unit, ports, vectors)
+        expected = unit.golden(**cols)
+        n = len(expected["y"])
+        clocked = unit.latency > 0
+        return cls(unit=unit, inputs=cols, rst=np.zeros(n, np.uint64) if clocked else None,
+                   exp_y=expected["y"].astype(np.uint64), exp_flags=expected["flags"].astype(np.uint8),
+                   check=np.ones(n, bool), delay=unit.latency - 1 if clocked else 0)
+
+    @staticmethod
+    def _columns(unit, ports, vectors, defaults=None) -> dict:
+        unknown = set(vectors) - set(ports)
+        if unknown:
+            raise ValueError(f"unknown input(s) {sorted(unknown)} for {unit.name}; inputs: {list(ports)}")
+        defaults = defaults or {}
+        missing = [p for p in ports if p not in vectors and p not in defaults]
+        if missing:
+            raise ValueError(f"missing input(s) {missing} for {unit.name}")
+        arrays = [np.asarray(vectors.get(p, defaults.get(p))) for p in ports]
+        for p, a in zip(ports, arrays):
+            if a.dtype.kind not in "uib":
+                raise TypeError(f"input {p} must hold integer bit patterns, got dtype {a.dtype}")
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        if len(shape) != 1:
+            raise ValueError(f"vectors must be 1-D arrays (or scalars); got shape {shape}")
+        return {p: np.ascontiguousarray(np.broadcast_to(a, shape)).astype(np.uint64)
+                for p, a in zip(ports, arrays)}
+
+    @classmethod
+    def _build_sequences(cls, unit, ports, sequences) -> "Plan":
+        if isinstance(sequences, dict):
+            sequences = [sequences]
+        cols = {p: [] for p in ports}
+        rst, ys, fs, check, origin = [], [], [], [], []
+        delay = unit.latency
+        for j, seq in enumerate(sequences):
+            seq_cols = cls._columns(unit, ports, seq, defaults={"in_valid": 1, "clear": 0})
+            expected = unit.golden(**seq_cols)
+            if j:  # one rst cycle between sequences: outputs read +0, no flags
+                for p in ports:
+                    cols[p].append(np.zeros(1, np.uint64))
+                rst.append(np.ones(1, np.uint64))
+                ys.append(np.zeros(1, np.uint64))
+                fs.append(np.zeros(1, np.uint8))
+                check.append(np.asarray([delay == 0]))
+                origin.append((j, -1))
+            n = len(expected["y"])
+            for p in ports:
+                cols[p].append(seq_cols[p])
+            rst.append(np.zeros(n, np.uint64))
+            ys.append(expected["y"].astype(np.uint64))
+            fs.append(expected["flags"].astype(np.uint8))
+            check.append(np.ones(n, bool))
+            origin += [(j, t) for t in range(n)]
+        if not origin:
+            raise ValueError("no mac sequence to simulate")
+        return cls(unit=unit, inputs={p: np.concatenate(c) for p, c in cols.items()},
+                   rst=np.concatenate(rst), exp_y=np.concatenate(ys), exp_flags=np.concatenate(fs),
+                   check=np.concatenate(check), delay=delay, origin=origin)
+
+    # -- files for the testbenches -------------------------------------------------------------
+    def write_npz(self, path: Path):
+        """The cocotb testbench's vector file (see :mod:`mpmac.sim.tb_unit`)."""
+        meta = {"inputs": list(self.inputs), "clocked": self.clocked, "delay": self.delay,
+                "unit": self.unit.name}
+        arrays = {f"in_{p}": a for p, a in self.inputs.items()}
+        if self.clocked:
+            arrays["rst"] = self.rst
+        np.savez(path, meta=np.asarray(json.dumps(meta)), exp_y=self.exp_y,
+                 exp_flags=self.exp_flags, check=self.check, **arrays)
+
+    # -- comparison ----------------------------------------------------------------------------
+    def mismatches(self, got_y, got_flags, got_valid, delay=None) -> np.ndarray:
+        """Steps (checked ones only) whose observed outputs differ, for observations shifted by
+        ``delay`` (default: the plan's)."""
+        d = self.delay if delay is None else delay
+        n = self.steps
+        obs = np.arange(n) + d
+        inside = (obs >= 0) & (obs < len(got_y))
+        idx = np.clip(obs, 0, max(len(got_y) - 1, 0))
+        if len(got_y) == 0:
+            return np.flatnonzero(self.check)
+        bad = ~inside | ~got_valid[idx] | (got_y[idx] != self.exp_y) | (got_flags[idx] != self.exp_flags)
+        return np.flatnonzero(bad & self.check)
+
+    def latency_hint(self, got_y, got_flags, got_valid) -> str | None:
+        """When the outputs match the golden model at another delay, say so in latency terms."""
+        if not self.clocked:
+            return None
+        base = len(self.mismatches(got_y, got_flags, got_valid))
+        best = None
+        for d in range(0, self.delay + 6):
+            if d == self.delay:
+                continue
+            bad = len(self.mismatches(got_y, got_flags, got_valid, d))
+            if bad * 10 < base and (best is None or bad < best[1]):
+                best = (d, bad)
+        if best is None:
+            return None
+        offset = 1 if self.unit.kind != "mac" else 0
+        return (f"the outputs match the golden model {best[0] + offset} cycle(s) after the inputs "
+                f"({best[1]} mismatches instead of {base}): the unit declares latency="
+                f"{self.unit.latency}, the Verilog behaves like latency={best[0] + offset}")
+
+    # -- human-readable mismatches -------------------------------------------------------------
+    def describe(self, step: int, got_y, got_flags) -> str:
+        """One mismatch in human terms: inputs, expected and observed outputs."""
+        u = self.unit
+        out = u.fmt("out")
+        parts = []
+        for p in self.inputs:
+            v = int(self.inputs[p][step])
+            if p in u.operands:
+                parts.append(f"{p} = {code_text(u.fmt(p), v)}")
+            else:
+                parts.append(f"{p} = {v}")
+        if u.sequential:
+            seq, cycle = self.origin[step]
+            where = (f"sequence {seq}, rst cycle before it" if cycle < 0 else
+                     f"sequence {seq}, cycle {cycle} after rst")
+            head = f"step {step} ({where}):"
+            if cycle > 0:
+                parts.append(f"(previous expected y = {code_text(out, int(self.exp_y[step - 1]))}, "
+                             f"flags {flags_text(int(self.exp_flags[step - 1]))})")
+            if cycle < 0:
+                parts = ["rst = 1"]
+        else:
+            head = f"vector {step}:"
+        got_flags_text = flags_text(got_flags) if isinstance(got_flags, (int, np.integer)) \
+            else f"{got_flags} (X/Z)"
+        lines = [head, "  inputs    " + "\n            ".join(parts),
+                 f"  expected  y = {code_text(out, int(self.exp_y[step]))}, "
+                 f"flags {flags_text(int(self.exp_flags[step]))}",
+                 f"  got       y = {code_text(out, got_y)}, flags {got_flags_text}"]
+        return "\n".join(lines)
