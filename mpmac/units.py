@@ -68,6 +68,12 @@ class Unit:
             raise ValueError(f"latency={self.latency!r} is invalid: it must be an int >= 0")
         for role in self.outputs_rounded():
             self.ctx.check_output(self.fmt(role))
+        self.stage_boundaries()  # raises for a latency deeper than the datapath
+
+    def stage_boundaries(self) -> tuple[str, ...]:
+        """The pipeline cut points that carry a register at this latency (see rtl/units.py)."""
+        from .rtl.units import cut_points
+        return cut_points(self.kind, self.latency)
 
     # -- formats --------------------------------------------------------------------------------
     def _parse(self, name: str, default=None):
@@ -185,7 +191,14 @@ class Unit:
     def component(self):
         """The Amaranth component of this unit (a ``wiring.Component`` with :attr:`ports`)."""
         from .rtl.units import ArithmeticUnit
+        self._check_rtl_formats()
         return ArithmeticUnit(self)
+
+    def _check_rtl_formats(self):
+        for role in self.operands + ("out",):
+            if self.fmt(role).is_posit:
+                raise NotImplementedError(f"posit {role}={self.fmt(role).name}: posit RTL arrives "
+                                          f"with the posit generators issue")
 
     def verilog(self, name: str | None = None) -> str:
         """Verilog of this unit as module ``name`` (default :attr:`name`); deterministic text."""
@@ -319,6 +332,17 @@ class Mac(Unit):
 
     def _name_extras(self):
         return ["acc" + str(self.acc)]
+
+    def component(self):
+        from .rtl.mac import MacUnit
+        self._check_rtl_formats()
+        return MacUnit(self)
+
+    def stage_boundaries(self):
+        """Cut points on the product path; ``y`` for the input of edge t is readable after edge
+        t + latency (the golden twin's y[t] shifted by ``latency`` cycles)."""
+        from .rtl.mac import mac_cut_points
+        return mac_cut_points(self.latency)
 
     def _extra_inputs(self):
         return {"in_valid": ("in", 1), "clear": ("in", 1)}

@@ -51,12 +51,8 @@ class ArithmeticUnit(wiring.Component):
     """
 
     def __init__(self, spec):
-        for role in spec.operands + ("out",):
-            if spec.fmt(role).is_posit:
-                raise NotImplementedError(f"posit {role}={spec.fmt(role).name}: posit RTL arrives "
-                                          f"with the posit generators issue")
         self.spec = spec
-        self.cuts = cut_points(spec.kind, spec.latency)
+        self.cuts = spec.stage_boundaries()
         ports = {name: (In if d == "in" else Out)(w) for name, (d, w) in spec.ports.items()
                  if name not in ("clk", "rst")}
         super().__init__(ports)

@@ -1,0 +1,181 @@
+"""Multiply-accumulate units (golden/mac.py is the twin; DESIGN.md has the contract).
+
+On a rising edge with ``in_valid``: ``acc <- round_acc((clear ? 0 : acc) + a*b)``; ``rst`` clears acc
+to +0. ``y`` is the accumulator rounded to ``out``; ``flags`` is the OR of the update flags since the
+last clear, OR the readout's flags. With latency N the product path (a*b, in_valid, clear, rand) is
+registered at N cut points before the accumulator, so the stream reaches it N cycles later.
+
+Rounded accumulation reuses the fma stages with the accumulator as addend. Exact (Kulisch)
+accumulation adds each product, shifted to the accumulator's LSB, into a two's-complement register;
+NaN, +Inf, -Inf, invalid and overflow are sticky state bits read out with the value.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.rounding import Flags, guard_bits_needed
+from .add import AlignAdd
+from .layouts import TermLayout, exponent_width
+from .multiply import Product
+from .normalize import Normalize
+from .round import FloatRound
+from .unpack import FloatUnpack
+
+__all__ = ["MacUnit", "MAC_STAGES", "mac_cut_points"]
+
+#: cut points on the product path, in datapath order
+MAC_STAGES = ("unpacked", "product")
+
+
+def mac_cut_points(latency: int) -> tuple[str, ...]:
+    """Cut points registered for ``latency`` (the ones nearest the accumulator first)."""
+    if not 0 <= latency <= len(MAC_STAGES):
+        raise ValueError(f"latency={latency} is invalid for mac: its product path has "
+                         f"{len(MAC_STAGES)} stage boundaries ({', '.join(MAC_STAGES)}), so "
+                         f"0..{len(MAC_STAGES)}")
+    return MAC_STAGES[len(MAC_STAGES) - latency:] if latency else ()
+
+
+class MacUnit(wiring.Component):
+    """A mac from a ``mpmac.units.Mac`` spec (floating-point operands and output)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.cuts = mac_cut_points(spec.latency)
+        ports = {name: (In if d == "in" else Out)(w) for name, (d, w) in spec.ports.items()
+                 if name not in ("clk", "rst")}
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        acc = spec.accumulator
+        fa, fb, out = spec.fmt("a"), spec.fmt("b"), spec.fmt("out")
+        formats = [fa, fb, out] + ([] if acc.exact else [acc.fmt])
+        magnitudes = [max(abs(f.qmin), abs(f.emax)) for f in formats]
+        ew = exponent_width(*magnitudes, *magnitudes, 4 * (acc.width or 0),
+                            4 * (fa.precision + fb.precision + 64))
+
+        ctrl = {"in_valid": self.in_valid, "clear": self.clear}
+        if spec.ctx.sr:
+            ctrl["rand"] = self.rand
+        terms = {}
+        for role, f in (("a", fa), ("b", fb)):
+            m.submodules[f"unpack_{role}"] = u = FloatUnpack(f, ew)
+            m.d.comb += u.bits.eq(getattr(self, role))
+            terms[role] = u.term
+        terms, ctrl = self._cut(m, "unpacked", terms, ctrl)
+        m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew)
+        m.d.comb += [prod.a.eq(terms["a"]), prod.b.eq(terms["b"])]
+        terms, ctrl = self._cut(m, "product", {"p": prod.p}, ctrl)
+        product = terms["p"]
+
+        last_rand = None
+        if spec.ctx.sr:
+            last_rand = Signal(spec.rand_bits)
+            with m.If(ctrl["in_valid"]):
+                m.d.sync += last_rand.eq(ctrl["rand"])
+        if acc.exact:
+            self._exact(m, product, ctrl, ew, last_rand)
+        else:
+            self._rounded(m, product, ctrl, ew, last_rand)
+        return m
+
+    def _cut(self, m, name, terms: dict, ctrl: dict):
+        """Register the product path at cut point ``name`` when the latency puts one there."""
+        if name not in self.cuts:
+            return terms, ctrl
+        registered = {}
+        for key, value in {**terms, **ctrl}.items():
+            registered[key] = reg = Signal(value.shape(), name=f"{name}_{key}")
+            m.d.sync += reg.eq(value)
+        return {k: registered[k] for k in terms}, {k: registered[k] for k in ctrl}
+
+    def _round(self, m, name, fmt, term, ew, rand):
+        """Normalize and round ``term`` into ``fmt``; returns (bits, flags)."""
+        m.submodules[f"normalize_{name}"] = norm = Normalize(len(term.sig))
+        normalized = Signal(TermLayout(len(term.sig), ew), name=f"{name}_normalized")
+        m.d.comb += [norm.sig_in.eq(term.sig), normalized.eq(term), normalized.sig.eq(norm.sig_out),
+                     normalized.exp.eq(term.exp - norm.shift)]
+        m.submodules[f"round_{name}"] = rnd = FloatRound(fmt, self.spec.ctx, normalized.shape())
+        m.d.comb += rnd.term.eq(normalized)
+        if self.spec.ctx.sr:
+            m.d.comb += rnd.rand.eq(rand)
+        return rnd.bits, rnd.flags
+
+    def _rounded(self, m, product, ctrl, ew, last_rand):
+        spec = self.spec
+        acc_fmt, out, ctx = spec.fmt("acc"), spec.fmt("out"), spec.ctx
+        acc = Signal(acc_fmt.nbits)
+        sticky = Signal(Flags.WIDTH)
+        m.submodules.unpack_acc = ua = FloatUnpack(acc_fmt, ew)
+        m.d.comb += ua.bits.eq(Mux(ctrl["clear"], 0, acc))
+        window = max(len(product.sig), acc_fmt.precision, guard_bits_needed(acc_fmt, ctx)) + 2
+        m.submodules.add = adder = AlignAdd(product.shape(), ua.term.shape(), window, ew,
+                                            round_down=ctx.mode == "rdn")
+        m.d.comb += [adder.a.eq(product), adder.b.eq(ua.term)]
+        new_acc, step_flags = self._round(m, "acc", acc_fmt, adder.s, ew, ctrl.get("rand"))
+        with m.If(ctrl["in_valid"]):
+            m.d.sync += [acc.eq(new_acc),
+                         sticky.eq(Mux(ctrl["clear"], 0, sticky) | step_flags)]
+        if out == acc_fmt:
+            m.d.comb += [self.y.eq(acc), self.flags.eq(sticky)]
+        else:
+            m.submodules.unpack_readout = ur = FloatUnpack(acc_fmt, ew)
+            m.d.comb += ur.bits.eq(acc)
+            y, read_flags = self._round(m, "readout", out, ur.term, ew, last_rand)
+            m.d.comb += [self.y.eq(y), self.flags.eq(sticky | read_flags)]
+
+    def _exact(self, m, product, ctrl, ew, last_rand):
+        spec = self.spec
+        acc = spec.accumulator
+        W, lsb = acc.width, acc.lsb_exp
+        value = Signal(signed(W))
+        nan, pos_inf, neg_inf, overflow, invalid = (Signal(name=n) for n in
+                                                    ("acc_nan", "acc_pinf", "acc_ninf", "acc_ovf",
+                                                     "acc_invalid"))
+        # The product's LSB weighs 2^(exp - width + 1). Normalized subnormal operands leave zeros at
+        # the bottom of the product, so that LSB may sit below the accumulator's (by less than the
+        # product width): shift right then, dropping only zeros.
+        wp = len(product.sig)
+        raw_offset = Signal(signed(len(product.exp) + 2))
+        m.d.comb += raw_offset.eq(product.exp - (wp - 1) - lsb)
+        up = Signal(range(W + 1))
+        down = Signal(range(wp + 1))
+        m.d.comb += [up.eq(Mux(raw_offset < 0, 0, Mux(raw_offset > W, W, raw_offset))),
+                     down.eq(Mux(raw_offset < 0, Mux(-raw_offset > wp, wp, -raw_offset), 0))]
+        placed = Signal(W + 1)
+        m.d.comb += placed.eq(Mux(product.zero | product.nan | product.inf, 0,
+                                  (product.sig >> down) << up))
+        magnitude = Cat(placed, Const(0, 1)).as_signed()
+        signed_product = Mux(product.sign, -magnitude, magnitude)
+        base = Mux(ctrl["clear"], 0, value)
+        total = Signal(signed(W + 3))
+        m.d.comb += total.eq(base + signed_product)
+        fits = (total >= -(1 << (W - 1))) & (total < (1 << (W - 1)))
+        clear = ctrl["clear"]
+        with m.If(ctrl["in_valid"]):
+            m.d.sync += [
+                value.eq(total[:W]),
+                nan.eq(Mux(clear, 0, nan) | product.nan),
+                pos_inf.eq(Mux(clear, 0, pos_inf) | (product.inf & ~product.sign)),
+                neg_inf.eq(Mux(clear, 0, neg_inf) | (product.inf & product.sign)),
+                overflow.eq(Mux(clear, 0, overflow) | ~fits),
+                invalid.eq(Mux(clear, 0, invalid) | product.invalid),
+            ]
+        clash = pos_inf & neg_inf
+        readout = Signal(TermLayout(W, ew))
+        negative = value < 0
+        m.d.comb += [
+            readout.sign.eq(Mux(nan | clash, 0, Mux(pos_inf | neg_inf, neg_inf, negative))),
+            readout.nan.eq(nan | clash | (overflow & ~(pos_inf | neg_inf))),
+            readout.inf.eq(~(nan | clash) & (pos_inf | neg_inf)),
+            readout.zero.eq(~(nan | clash | pos_inf | neg_inf | overflow) & (value == 0)),
+            readout.sig.eq(Mux(negative, -value, value).as_unsigned()[:W]),
+            readout.exp.eq(lsb + W - 1),
+        ]
+        y, read_flags = self._round(m, "readout", spec.fmt("out"), readout, ew, last_rand)
+        extra = Mux(invalid | clash, Flags.INVALID, 0) | \
+            Mux(~(nan | clash | pos_inf | neg_inf) & overflow, Flags.OVERFLOW | Flags.INEXACT, 0)
+        m.d.comb += [self.y.eq(y), self.flags.eq(read_flags | extra)]
