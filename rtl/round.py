@@ -100,7 +100,8 @@ class FloatRound(wiring.Component):
         m_field = rounded[:mb]
         max_e, max_m = f.max_code >> mb, f.max_code & ((1 << mb) - 1)
         nonzero = ~t.zero
-        overflow = nonzero & ((e_field > max_e) | ((e_field == max_e) & (m_field > max_m)))
+        over_top = (e_field == max_e) & (m_field > max_m) if max_m < (1 << mb) - 1 else Const(0)
+        overflow = nonzero & ((e_field > max_e) | over_top)
 
         if ctx.tininess == "before":
             tiny = e < emin
