@@ -35,6 +35,7 @@ BUILD_PACKAGES=(
     "python@PYVER@-dev|python_headers_present"
 )
 RUN_PACKAGES=(
+    "iverilog|command -v iverilog && command -v vvp"
 )
 
 python_headers_present() {
