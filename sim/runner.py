@@ -45,8 +45,11 @@ SIMULATORS = ("icarus", "verilator")
 #: verilated.mk leaves the C++ standard empty, and its runtime (coroutines) needs C++20.
 VERILATOR_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-CFLAGS", "-std=c++20")
 
-#: cocotb testbench module (imported by the simulator's embedded Python)
-TB_MODULE = "mpmac.sim.tb_unit"
+#: The cocotb testbench: sim/tb_unit.py, copied into each run directory under this module name and
+#: imported from there, so that the simulator's embedded Python does not import the mpmac package
+#: (its golden model loads numba: about 2.5 s per simulation start).
+TB_MODULE = "mpmac_tb_unit"
+TB_SOURCE = Path(__file__).with_name("tb_unit.py")
 
 
 class SimulatorError(RuntimeError):
@@ -223,18 +226,24 @@ def cocotb_build(verilog: str, toplevel: str, sim: str = "icarus") -> tuple[Path
 def cocotb_run(build_dir: Path, toplevel: str, sim: str, workdir: Path,
                extra_env: dict[str, str]) -> Path:
     """Run the generic testbench on a cocotb build; returns the simulation log path."""
+    import sys
+
     from cocotb_tools.runner import get_runner
 
     env = tool_env(sim)
     log = workdir / "sim.log"
-    with _environ(env):
-        runner = get_runner(sim)
-        try:
+    shutil.copyfile(TB_SOURCE, workdir / f"{TB_MODULE}.py")
+    sys.path.insert(0, str(workdir))  # the runner passes sys.path on as the simulator's PYTHONPATH
+    try:
+        with _environ(env):
+            runner = get_runner(sim)
             runner.test(test_module=TB_MODULE, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
                         build_dir=build_dir, test_dir=workdir, extra_env=extra_env,
                         results_xml=str(workdir / "results.xml"), log_file=log)
-        except (RuntimeError, SystemExit) as e:
-            raise SimulatorError(f"{sim} simulation of {toplevel} failed ({e}):\n{_tail(log)}") from None
+    except (RuntimeError, SystemExit) as e:
+        raise SimulatorError(f"{sim} simulation of {toplevel} failed ({e}):\n{_tail(log)}") from None
+    finally:
+        sys.path.remove(str(workdir))
     return log
 
 

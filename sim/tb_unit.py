@@ -1,6 +1,8 @@
 """The generic cocotb testbench: drives any unit's Verilog from a vector file and checks its outputs.
 
-Not imported by mpmac itself: the simulator's embedded Python loads it (``COCOTB_TEST_MODULES``) and
+Not imported by mpmac itself: :func:`mpmac.sim.runner.cocotb_run` copies it into the run directory as
+``mpmac_tb_unit`` and the simulator's embedded Python loads it from there (``COCOTB_TEST_MODULES``),
+so it imports nothing of mpmac (whose golden model would load numba at every simulation start). It
 finds its input and output through environment variables set by :func:`mpmac.sim.verify`:
 
 ``MPMAC_TB_VECTORS``

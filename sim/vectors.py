@@ -170,6 +170,12 @@ def targeted(unit, rng: np.random.Generator, limit: int) -> dict[str, np.ndarray
                 for c in _around(fmts[solved], t / h):
                     rows.append({free: _code(fmts[free], h), solved: c})
             elif unit.kind == "add":
+                if rng.random() < 0.4:  # two halves: both operands large, near t/2
+                    for ca in _around(fmts["a"], t / 2):
+                        a_val = _value(fmts["a"], ca)
+                        if a_val is not None:
+                            rows += [{"a": ca, "b": cb} for cb in _around(fmts["b"], t - a_val)]
+                    continue
                 free, solved = ("b", "a") if rng.random() < 0.5 else ("a", "b")
                 h = helpers[free][rng.integers(len(helpers[free]))]
                 for c in _around(fmts[solved], t - h):
