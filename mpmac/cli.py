@@ -483,6 +483,35 @@ def _verify_unit_options(func):
     return func
 
 
+@main.command("generate")
+@click.argument("kind", type=click.Choice(list(KINDS)))
+@_verify_unit_options
+@click.option("--name", "top", metavar="TOP",
+              help="Verilog module name (default: derived from the parameters, e.g. "
+                   "mpmac_fma_e4m3_e4m3_fp32_fp32_rne_l2).")
+@click.option("-o", "--output", "output", metavar="FILE.v", required=True,
+              help="Where to write the Verilog ('-' for standard output).")
+@_usage_errors
+def generate_cmd(kind, top, output, **params):
+    """Generate the Verilog of unit KIND.
+
+    The options are the unit parameters (as in `mpmac golden`); the same parameters always give
+    byte-identical Verilog. Prints the module name, latency and ports to standard error.
+
+    Example: mpmac generate fma --a e4m3 --b e4m3 --c fp32 --out fp32 --rounding rne --latency 2 -o fma.v
+    """
+    u = build_unit(kind, **params)
+    text = u.verilog(name=top)
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        with open(output, "w") as f:
+            f.write(text)
+    ports = ", ".join(f"{name} {'<-' if d == 'in' else '->'} {w}" for name, (d, w) in u.ports.items())
+    click.echo(f"{top or u.name}: latency {u.latency}, ports {ports}"
+               + ("" if output == "-" else f" -> {output}"), err=True)
+
+
 @main.command("verify")
 @click.argument("kind", type=click.Choice(list(KINDS)))
 @_verify_unit_options

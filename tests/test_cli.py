@@ -171,3 +171,24 @@ def test_demo_runs():
     assert r.exit_code == 0, r.output
     for needle in ("e4m3 x e4m3 + fp32", "posit8_0", "e2m1", "sr", "M ops/s", "200705"):
         assert needle in r.output
+
+
+def test_generate_writes_deterministic_verilog(tmp_path):
+    args = ["generate", "fma", "--a", "e4m3", "--b", "e4m3", "--c", "fp32", "--out", "fp32",
+            "--rounding", "rne", "--latency", "2"]
+    first, second = tmp_path / "a.v", tmp_path / "b.v"
+    for path in (first, second):
+        r = subprocess.run([sys.executable, "-m", "mpmac", *args, "-o", str(path)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    text = first.read_text()
+    assert text == second.read_text()
+    assert "module mpmac_fma_e4m3_e4m3_fp32_fp32_rne_l2(" in text
+    assert "latency 2" in r.stderr and "clk <- 1" in r.stderr
+
+
+def test_generate_bad_parameters_exit_2(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mpmac", "generate", "fma", "--a", "e4m3",
+                        "--latency", "9", "-o", str(tmp_path / "x.v")], capture_output=True, text=True)
+    assert r.returncode == 2 and "latency=9" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.v").exists()
