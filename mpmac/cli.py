@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 from dataclasses import MISSING, fields
 
 import click
@@ -421,7 +422,10 @@ def golden_cmd(kind, values, rand, **params):
               help="Random vectors for the throughput measurement (fp16 fma).")
 @_usage_errors
 def demo_cmd(vectors):
-    """The built-in default job: the formats table, golden-model examples and a throughput figure."""
+    """The built-in default job: formats, golden-model examples, throughput, and generate + verify.
+
+    Writes the generated Verilog to ./out/.
+    """
     if vectors < 1:
         raise ValueError(f"--vectors={vectors} is invalid: it must be >= 1")
     console = _console()
@@ -474,6 +478,25 @@ def demo_cmd(vectors):
         best = min(best, time.perf_counter() - t0)
     console.print(f"golden {u.name}: {vectors:,} random vectors in {best * 1e3:.1f} ms = "
                   f"{vectors / best / 1e6:.2f} M ops/s (best of 3 runs)")
+    console.print()
+    _demo_generate_and_verify(console)
+
+
+def _demo_generate_and_verify(console):
+    """Generate Verilog for two units and check it against the golden model in Icarus."""
+    from . import sim
+    console.rule("generate + verify (Icarus, streaming bench)")
+    out_dir = Path("out")
+    out_dir.mkdir(exist_ok=True)
+    for u in (mpmac.unit("mul", a="e4m3"),
+              mpmac.unit("fma", a="e4m3", b="e4m3", c="fp32", out="fp32", latency=2)):
+        path = out_dir / f"{u.name}.v"
+        path.write_text(u.verilog())
+        r = sim.verify(u, engine="stream")
+        console.print(f"{path}: {r.checked:,} vectors, {r.mismatches} mismatches, "
+                      f"{r.seconds:.1f} s" + ("" if r.mismatches == 0 else f"; first: {r.first[0]}"))
+        if r.mismatches:
+            raise click.ClickException(f"{u.name} does not match the golden model")
 
 
 def _verify_unit_options(func):
