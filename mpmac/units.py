@@ -191,14 +191,7 @@ class Unit:
     def component(self):
         """The Amaranth component of this unit (a ``wiring.Component`` with :attr:`ports`)."""
         from .rtl.units import ArithmeticUnit
-        self._check_rtl_formats()
         return ArithmeticUnit(self)
-
-    def _check_rtl_formats(self):
-        for role in self.operands + ("out",):
-            if self.fmt(role).is_posit:
-                raise NotImplementedError(f"posit {role}={self.fmt(role).name}: posit RTL arrives "
-                                          f"with the posit generators issue")
 
     def verilog(self, name: str | None = None) -> str:
         """Verilog of this unit as module ``name`` (default :attr:`name`); deterministic text."""
@@ -335,7 +328,6 @@ class Mac(Unit):
 
     def component(self):
         from .rtl.mac import MacUnit
-        self._check_rtl_formats()
         return MacUnit(self)
 
     def stage_boundaries(self):

@@ -9,7 +9,7 @@ This is the hardware twin of golden/core.py's terms.
 from amaranth.hdl import Cat, Const, signed
 from amaranth.lib import data
 
-__all__ = ["Term", "TermLayout", "exponent_width", "as_signed", "exp_bits_for"]
+__all__ = ["Term", "TermLayout", "exponent_width", "exponent_magnitude", "as_signed", "exp_bits_for"]
 
 
 class Term(data.View):
@@ -59,3 +59,9 @@ def as_signed(value):
 def exp_bits_for(value: int) -> int:
     """Width of a signed constant that holds ``value``."""
     return max(value.bit_length(), (-value - 1).bit_length() if value < 0 else 0) + 1
+
+
+def exponent_magnitude(fmt) -> int:
+    """Largest exponent magnitude of a format's values (float: subnormal quantum or emax; posit: the
+    scale of maxpos)."""
+    return fmt.max_scale if fmt.is_posit else max(abs(fmt.qmin), abs(fmt.emax))

@@ -16,11 +16,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.rounding import Flags, guard_bits_needed
 from .add import AlignAdd
-from .layouts import TermLayout, exponent_width
+from .layouts import TermLayout, exponent_magnitude, exponent_width
 from .multiply import Product
 from .normalize import Normalize
-from .round import FloatRound
-from .unpack import FloatUnpack
+from .round import rounder
+from .unpack import unpacker
 
 __all__ = ["MacUnit", "MAC_STAGES", "mac_cut_points"]
 
@@ -53,7 +53,7 @@ class MacUnit(wiring.Component):
         acc = spec.accumulator
         fa, fb, out = spec.fmt("a"), spec.fmt("b"), spec.fmt("out")
         formats = [fa, fb, out] + ([] if acc.exact else [acc.fmt])
-        magnitudes = [max(abs(f.qmin), abs(f.emax)) for f in formats]
+        magnitudes = [exponent_magnitude(f) for f in formats]
         ew = exponent_width(*magnitudes, *magnitudes, 4 * (acc.width or 0),
                             4 * (fa.precision + fb.precision + 64))
 
@@ -62,7 +62,7 @@ class MacUnit(wiring.Component):
             ctrl["rand"] = self.rand
         terms = {}
         for role, f in (("a", fa), ("b", fb)):
-            m.submodules[f"unpack_{role}"] = u = FloatUnpack(f, ew)
+            m.submodules[f"unpack_{role}"] = u = unpacker(f, ew)
             m.d.comb += u.bits.eq(getattr(self, role))
             terms[role] = u.term
         terms, ctrl = self._cut(m, "unpacked", terms, ctrl)
@@ -98,7 +98,7 @@ class MacUnit(wiring.Component):
         normalized = Signal(TermLayout(len(term.sig), ew), name=f"{name}_normalized")
         m.d.comb += [norm.sig_in.eq(term.sig), normalized.eq(term), normalized.sig.eq(norm.sig_out),
                      normalized.exp.eq(term.exp - norm.shift)]
-        m.submodules[f"round_{name}"] = rnd = FloatRound(fmt, self.spec.ctx, normalized.shape())
+        m.submodules[f"round_{name}"] = rnd = rounder(fmt, self.spec.ctx, normalized.shape())
         m.d.comb += rnd.term.eq(normalized)
         if self.spec.ctx.sr:
             m.d.comb += rnd.rand.eq(rand)
@@ -109,9 +109,9 @@ class MacUnit(wiring.Component):
         acc_fmt, out, ctx = spec.fmt("acc"), spec.fmt("out"), spec.ctx
         acc = Signal(acc_fmt.nbits)
         sticky = Signal(Flags.WIDTH)
-        m.submodules.unpack_acc = ua = FloatUnpack(acc_fmt, ew)
+        m.submodules.unpack_acc = ua = unpacker(acc_fmt, ew)
         m.d.comb += ua.bits.eq(Mux(ctrl["clear"], 0, acc))
-        window = max(len(product.sig), acc_fmt.precision, guard_bits_needed(acc_fmt, ctx)) + 2
+        window = max(len(product.sig), len(ua.term.sig), guard_bits_needed(acc_fmt, ctx)) + 2
         m.submodules.add = adder = AlignAdd(product.shape(), ua.term.shape(), window, ew,
                                             round_down=ctx.mode == "rdn")
         m.d.comb += [adder.a.eq(product), adder.b.eq(ua.term)]
@@ -122,7 +122,7 @@ class MacUnit(wiring.Component):
         if out == acc_fmt:
             m.d.comb += [self.y.eq(acc), self.flags.eq(sticky)]
         else:
-            m.submodules.unpack_readout = ur = FloatUnpack(acc_fmt, ew)
+            m.submodules.unpack_readout = ur = unpacker(acc_fmt, ew)
             m.d.comb += ur.bits.eq(acc)
             y, read_flags = self._round(m, "readout", out, ur.term, ew, last_rand)
             m.d.comb += [self.y.eq(y), self.flags.eq(sticky | read_flags)]

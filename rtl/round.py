@@ -11,12 +11,12 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.formats import FloatFormat, Specials
+from ..golden.formats import FloatFormat, PositFormat, Specials
 from ..golden.rounding import Flags, RoundingContext
 from .layouts import TermLayout
 from .normalize import shift_right_sticky
 
-__all__ = ["FloatRound", "increment"]
+__all__ = ["FloatRound", "PositRound", "increment", "rounder"]
 
 
 def increment(ctx: RoundingContext, sign, kept_lsb, below, extra_sticky, rand):
@@ -154,3 +154,83 @@ class FloatRound(wiring.Component):
         if f.has_inf:
             return Cat(Const(f.inf_code, f.nbits - 1), sign), Const(0)
         return Const(f.nan_code, f.nbits), Const(1)
+
+
+class PositRound(wiring.Component):
+    """Round a normalized term into a posit on its bit string (golden/core.round_posit).
+
+    The scale ``exp`` splits into regime ``exp >> es`` and exponent bits ``exp mod 2^es``. The string
+    after the sign is: a run of regime bits, its terminating bit, the exponent bits, the fraction.
+    It is built by placing the tail (exponent, fraction) below n copies of the run bit and the
+    terminator, and shifting left until only the run length of run bits remains. The top n-1 bits are
+    kept; the rest round them (rne, or sr). Magnitudes from maxpos up give maxpos, below minpos give
+    minpos: never 0 or NaR.
+
+    Members
+    -------
+    term : In(in_layout)
+    rand : In(ctx.rand_bits)   (only with rounding="sr")
+    bits : Out(out.nbits)
+    flags : Out(5)   (inexact and invalid only)
+    """
+
+    def __init__(self, out: PositFormat, ctx: RoundingContext, in_layout: TermLayout):
+        self.out, self.ctx = out, ctx
+        members = {"term": In(in_layout), "bits": Out(out.nbits), "flags": Out(Flags.WIDTH)}
+        if ctx.sr:
+            members["rand"] = In(ctx.rand_bits)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        f, ctx, t = self.out, self.ctx, self.term
+        n, es, r = f.nbits, f.es, ctx.rand_bits
+        fraction = t.sig[:-1]  # below the hidden bit
+        guard_room = max(r + 2, 2)
+        tail = Cat(Const(0, guard_room), fraction, t.exp[:es] if es else Const(0, 0))
+        scale = Signal(signed(len(t.exp) + 1))
+        m.d.comb += scale.eq(t.exp)
+        regime = scale >> es
+        max_regime = f.max_regime
+        run_bit = regime >= 0
+        run_length = Mux(run_bit, regime + 1, -regime)  # 1..n-1 inside the representable range
+        template = Cat(tail, ~run_bit, run_bit.replicate(n))
+        width = len(template)
+        string = Signal(width)
+        shift = Signal(range(n + 1))
+        m.d.comb += [shift.eq(Mux((regime >= max_regime) | (regime < -max_regime), 0,
+                                  n - run_length.as_unsigned()[:len(shift)])),
+                     string.eq(template << shift)]
+        kept = string[width - (n - 1):]
+        below = string[:width - (n - 1)]
+        up, inexact = increment(ctx, Const(0), kept[0], below, Const(0), self.rand if ctx.sr else None)
+        rounded = Signal(n - 1)
+        m.d.comb += rounded.eq(kept + up)
+
+        at_max = scale == f.max_scale
+        exact_max = at_max & (fraction == 0)
+        body = Signal(n - 1)
+        body_inexact = Signal()
+        with m.If(regime >= max_regime):
+            m.d.comb += [body.eq(f.max_code), body_inexact.eq(~exact_max)]
+        with m.Elif(regime < -max_regime):
+            m.d.comb += [body.eq(1), body_inexact.eq(1)]
+        with m.Else():
+            m.d.comb += [body.eq(rounded), body_inexact.eq(inexact)]
+        code = Mux(t.sign, -Cat(body, Const(0, 1)), Cat(body, Const(0, 1)))[:n]
+        with m.If(t.nan | t.inf):
+            m.d.comb += [self.bits.eq(f.nar_code),
+                         self.flags.eq(Mux(t.invalid | t.inf, Flags.INVALID, 0))]
+        with m.Elif(t.zero):
+            m.d.comb += [self.bits.eq(0), self.flags.eq(Mux(t.invalid, Flags.INVALID, 0))]
+        with m.Else():
+            m.d.comb += [self.bits.eq(code),
+                         self.flags.eq(Cat(body_inexact, Const(0, 3), t.invalid))]
+        return m
+
+
+def rounder(out, ctx: RoundingContext, in_layout: TermLayout):
+    """The round/pack component for a float or posit output."""
+    if out.is_posit:
+        return PositRound(out, ctx, in_layout)
+    return FloatRound(out, ctx, in_layout)

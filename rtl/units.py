@@ -11,11 +11,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.rounding import guard_bits_needed
 from .add import AlignAdd
-from .layouts import TermLayout, exponent_width
+from .layouts import TermLayout, exponent_magnitude, exponent_width
 from .multiply import Product
 from .normalize import Normalize
-from .round import FloatRound
-from .unpack import FloatUnpack
+from .round import rounder
+from .unpack import unpack_term_width, unpacker
 
 __all__ = ["ArithmeticUnit", "cut_points", "CUT_PRIORITY"]
 
@@ -63,17 +63,17 @@ class ArithmeticUnit(wiring.Component):
         ctx = spec.ctx
         out = spec.fmt("out")
         fmts = {role: spec.fmt(role) for role in spec.operands}
-        widths = [f.precision for f in fmts.values()] + [guard_bits_needed(out, ctx)]
+        widths = [unpack_term_width(f) for f in fmts.values()] + [guard_bits_needed(out, ctx)]
         if spec.kind in ("mul", "fma"):
-            widths.append(fmts["a"].precision + fmts["b"].precision)
+            widths.append(unpack_term_width(fmts["a"]) + unpack_term_width(fmts["b"]))
         window = max(widths) + 2
-        magnitudes = [max(abs(f.qmin), abs(f.emax)) for f in list(fmts.values()) + [out]]
+        magnitudes = [exponent_magnitude(f) for f in list(fmts.values()) + [out]]
         ew = exponent_width(*magnitudes, *magnitudes, 4 * window)
 
         rand = self.rand if ctx.sr else None
         terms = {}
         for role, f in fmts.items():
-            m.submodules[f"unpack_{role}"] = u = FloatUnpack(f, ew)
+            m.submodules[f"unpack_{role}"] = u = unpacker(f, ew)
             m.d.comb += u.bits.eq(getattr(self, role))
             terms[role] = u.term
         terms, rand = self._cut(m, "unpacked", terms, rand)
@@ -99,7 +99,7 @@ class ArithmeticUnit(wiring.Component):
                      normalized.sig.eq(norm.sig_out), normalized.exp.eq(value.exp - norm.shift)]
         terms, rand = self._cut(m, "normalized", {"n": normalized}, rand)
 
-        m.submodules.round = rnd = FloatRound(out, ctx, terms["n"].shape())
+        m.submodules.round = rnd = rounder(out, ctx, terms["n"].shape())
         m.d.comb += [rnd.term.eq(terms["n"]), self.y.eq(rnd.bits), self.flags.eq(rnd.flags)]
         if ctx.sr:
             m.d.comb += rnd.rand.eq(rand)

@@ -8,16 +8,25 @@ from amaranth.hdl import Cat, Const, Module, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.formats import FloatFormat, Specials
+from ..golden.formats import FloatFormat, PositFormat, Specials
 from .layouts import TermLayout, as_signed, exp_bits_for
 from .normalize import leading_zeros
 
-__all__ = ["FloatUnpack", "unpack_term_width"]
+__all__ = ["FloatUnpack", "PositUnpack", "unpack_term_width", "unpacker"]
 
 
 def unpack_term_width(fmt) -> int:
-    """Significand width of an unpacked operand: the precision, hidden bit included."""
-    return fmt.precision
+    """Significand width of an unpacked operand, hidden bit included.
+
+    Floats: the precision. Posits: every bit after the sign and the shortest regime (n - es - 1
+    fraction positions, some of them zero padding) plus the hidden bit.
+    """
+    return fmt.nbits - fmt.es if fmt.is_posit else fmt.precision
+
+
+def unpacker(fmt, exp_width: int):
+    """The unpack component for a float or posit format."""
+    return PositUnpack(fmt, exp_width) if fmt.is_posit else FloatUnpack(fmt, exp_width)
 
 
 class FloatUnpack(wiring.Component):
@@ -83,5 +92,54 @@ class FloatUnpack(wiring.Component):
             t.zero.eq(zero & ~is_nan),
             t.sig.eq(Mux(subnormal, sub_sig, Mux(zero | is_nan | is_inf, 0, normal_sig))),
             t.exp.eq(Mux(subnormal, sub_exp, normal_exp)),
+        ]
+        return m
+
+
+class PositUnpack(wiring.Component):
+    """Decode a :class:`PositFormat` bit pattern (golden/core.decode_posit).
+
+    The regime is the run of bits equal to the first bit after the sign; its length comes from a
+    leading-zero count of the body (inverted when the run is of ones). Shifting the body left past
+    the regime and its terminating bit leaves the exponent bits on top (bits cut off by the end of
+    the word read as zeros) and the fraction below. NaR decodes as a quiet NaN.
+
+    Members
+    -------
+    bits : In(fmt.nbits)
+    term : Out(TermLayout(fmt.nbits - fmt.es, exp_width))
+    """
+
+    def __init__(self, fmt: PositFormat, exp_width: int):
+        if not isinstance(fmt, PositFormat):
+            raise TypeError(f"PositUnpack needs a PositFormat, not {fmt!r}")
+        self.fmt = fmt
+        super().__init__({"bits": In(fmt.nbits),
+                          "term": Out(TermLayout(unpack_term_width(fmt), exp_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        f, t = self.fmt, self.term
+        n, es = f.nbits, f.es
+        x = self.bits
+        sign = x[-1]
+        nar = x == f.nar_code
+        zero = x == 0
+        magnitude = Mux(sign, -x, x)[:n]
+        body = magnitude[:n - 1]
+        lead = body[-1]
+        # the run is never empty (lead is in it); it spans the whole body for maxpos and minpos
+        whole, partial = leading_zeros(Mux(lead, ~body, body), n - 1)
+        run = Mux(whole, n - 1, partial)
+        regime = Mux(lead, as_signed(run) - 1, -as_signed(run))
+        rest = (body << (run + 1))[:n - 1]  # exponent bits on top, then the fraction
+        exponent = rest[n - 1 - es:] if es else Const(0, 1)
+        fraction = rest[:n - 1 - es]
+        m.d.comb += [
+            t.sign.eq(sign & ~nar),
+            t.nan.eq(nar),
+            t.zero.eq(zero),
+            t.sig.eq(Mux(nar | zero, 0, Cat(fraction, Const(1, 1)))),
+            t.exp.eq(regime * (1 << es) + exponent),
         ]
         return m

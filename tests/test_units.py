@@ -84,6 +84,6 @@ def test_verilog_is_deterministic_and_follows_the_port_contract():
     assert mpmac.unit("fma", a="e4m3", c="fp32", out="fp32", latency=1).verilog() != first
 
 
-def test_posit_rtl_is_not_built_yet():
-    with pytest.raises(NotImplementedError, match="posit"):
-        mpmac.unit("mul", a="posit8_0").verilog()
+def test_posit_units_emit_verilog():
+    text = mpmac.unit("fma", a="posit8_0", c="fp32", out="fp32").verilog()
+    assert "module mpmac_fma_posit8_0_posit8_0_fp32_fp32_rne_l0(" in text
