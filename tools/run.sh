@@ -29,13 +29,14 @@ EOF
 # One entry per package: "debian-package|shell test that succeeds when it is present"
 # (@PYVER@ stands for the chosen Python's version, e.g. 3.11).
 # BUILD_PACKAGES are needed only to pip-install (softposit builds from its sdist with gcc);
-# RUN_PACKAGES are checked on every run (the simulators join here with the RTL issues).
+# RUN_PACKAGES are checked on every run: Icarus, and g++/make for Verilator's C++ builds.
 BUILD_PACKAGES=(
     "build-essential|command -v gcc && command -v make"
     "python@PYVER@-dev|python_headers_present"
 )
 RUN_PACKAGES=(
     "iverilog|command -v iverilog && command -v vvp"
+    "build-essential|command -v g++ && command -v make"
 )
 
 python_headers_present() {
