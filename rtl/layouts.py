@@ -8,8 +8,10 @@ This is the hardware twin of golden/core.py's terms.
 
 from amaranth.hdl import Cat, Const, signed
 from amaranth.lib import data
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["Term", "TermLayout", "exponent_width", "exponent_magnitude", "as_signed", "exp_bits_for"]
+__all__ = ["Term", "TermLayout", "exponent_width", "exponent_magnitude", "as_signed", "exp_bits_for",
+           "unit_signature", "rounder_signature"]
 
 
 class Term(data.View):
@@ -65,3 +67,17 @@ def exponent_magnitude(fmt) -> int:
     """Largest exponent magnitude of a format's values (float: subnormal quantum or emax; posit: the
     scale of maxpos)."""
     return fmt.max_scale if fmt.is_posit else max(abs(fmt.qmin), abs(fmt.emax))
+
+
+def unit_signature(spec) -> dict:
+    """Component members from a unit spec's port contract (clk/rst come from the sync domain)."""
+    return {name: (In if direction == "in" else Out)(width)
+            for name, (direction, width) in spec.ports.items() if name not in ("clk", "rst")}
+
+
+def rounder_signature(out, ctx, in_layout: "TermLayout") -> dict:
+    """Members of a round/pack stage: the term in, the bit pattern and flags out, rand for sr."""
+    members = {"term": In(in_layout), "bits": Out(out.nbits), "flags": Out(5)}
+    if ctx.sr:
+        members["rand"] = In(ctx.rand_bits)
+    return members

@@ -12,11 +12,10 @@ NaN, +Inf, -Inf, invalid and overflow are sticky state bits read out with the va
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from ..golden.rounding import Flags, guard_bits_needed
 from .add import AlignAdd
-from .layouts import TermLayout, exponent_magnitude, exponent_width
+from .layouts import TermLayout, exponent_magnitude, exponent_width, unit_signature
 from .multiply import Product
 from .normalize import Normalize
 from .round import rounder
@@ -43,9 +42,7 @@ class MacUnit(wiring.Component):
     def __init__(self, spec):
         self.spec = spec
         self.cuts = mac_cut_points(spec.latency)
-        ports = {name: (In if d == "in" else Out)(w) for name, (d, w) in spec.ports.items()
-                 if name not in ("clk", "rst")}
-        super().__init__(ports)
+        super().__init__(unit_signature(spec))
 
     def elaborate(self, platform):
         m = Module()

@@ -9,11 +9,10 @@ flush-to-zero, saturation and the specials of the format's policy follow golden/
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from ..golden.formats import FloatFormat, PositFormat, Specials
 from ..golden.rounding import Flags, RoundingContext
-from .layouts import TermLayout
+from .layouts import TermLayout, rounder_signature
 from .normalize import shift_right_sticky
 
 __all__ = ["FloatRound", "PositRound", "increment", "rounder"]
@@ -63,10 +62,7 @@ class FloatRound(wiring.Component):
 
     def __init__(self, out: FloatFormat, ctx: RoundingContext, in_layout: TermLayout):
         self.out, self.ctx = out, ctx
-        members = {"term": In(in_layout), "bits": Out(out.nbits), "flags": Out(Flags.WIDTH)}
-        if ctx.sr:
-            members["rand"] = In(ctx.rand_bits)
-        super().__init__(members)
+        super().__init__(rounder_signature(out, ctx, in_layout))
 
     def elaborate(self, platform):
         m = Module()
@@ -176,10 +172,7 @@ class PositRound(wiring.Component):
 
     def __init__(self, out: PositFormat, ctx: RoundingContext, in_layout: TermLayout):
         self.out, self.ctx = out, ctx
-        members = {"term": In(in_layout), "bits": Out(out.nbits), "flags": Out(Flags.WIDTH)}
-        if ctx.sr:
-            members["rand"] = In(ctx.rand_bits)
-        super().__init__(members)
+        super().__init__(rounder_signature(out, ctx, in_layout))
 
     def elaborate(self, platform):
         m = Module()

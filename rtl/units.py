@@ -7,11 +7,10 @@ stages it needs. A unit with latency N registers the stage outputs at the first 
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from ..golden.rounding import guard_bits_needed
 from .add import AlignAdd
-from .layouts import TermLayout, exponent_magnitude, exponent_width
+from .layouts import TermLayout, exponent_magnitude, exponent_width, unit_signature
 from .multiply import Product
 from .normalize import Normalize
 from .round import rounder
@@ -53,9 +52,7 @@ class ArithmeticUnit(wiring.Component):
     def __init__(self, spec):
         self.spec = spec
         self.cuts = spec.stage_boundaries()
-        ports = {name: (In if d == "in" else Out)(w) for name, (d, w) in spec.ports.items()
-                 if name not in ("clk", "rst")}
-        super().__init__(ports)
+        super().__init__(unit_signature(spec))
 
     def elaborate(self, platform):
         m = Module()
