@@ -188,15 +188,35 @@ class Unit:
     def _golden(self, **inputs):
         raise NotImplementedError
 
-    def component(self):
-        """The Amaranth component of this unit (a ``wiring.Component`` with :attr:`ports`)."""
-        from .rtl.units import ArithmeticUnit
-        return ArithmeticUnit(self)
+    def component(self, product: str = "internal", expose_state: bool = False):
+        """The Amaranth component of this unit (a ``wiring.Component`` with :attr:`ports`).
 
-    def verilog(self, name: str | None = None) -> str:
-        """Verilog of this unit as module ``name`` (default :attr:`name`); deterministic text."""
+        Parameters
+        ----------
+        product : {"internal", "port"}
+            Proof knob (mul, fma, mac): ``"port"`` replaces the significand multiplier by ports
+            ``mul_x``, ``mul_y`` (out) and ``mul_p`` (in), see docs/formal-reference.md.
+        expose_state : bool
+            Proof knob (mac): add output ``acc_state``, the accumulator registers.
+
+        Raises
+        ------
+        ValueError
+            A knob value this kind does not support.
+        """
+        from .rtl.units import ArithmeticUnit
+        return ArithmeticUnit(self, product=product, expose_state=expose_state)
+
+    def verilog(self, name: str | None = None, product: str = "internal",
+                expose_state: bool = False) -> str:
+        """Verilog of this unit as module ``name`` (default :attr:`name`); deterministic text.
+
+        ``product`` and ``expose_state`` are the proof knobs of :meth:`component`; at their
+        defaults the text is the unit's plain Verilog.
+        """
         from .rtl.emit import to_verilog
-        return to_verilog(self.component(), name or self.name)
+        return to_verilog(self.component(product=product, expose_state=expose_state),
+                          name or self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -326,9 +346,9 @@ class Mac(Unit):
     def _name_extras(self):
         return ["acc" + str(self.acc)]
 
-    def component(self):
+    def component(self, product: str = "internal", expose_state: bool = False):
         from .rtl.mac import MacUnit
-        return MacUnit(self)
+        return MacUnit(self, product=product, expose_state=expose_state)
 
     def stage_boundaries(self):
         """Cut points on the product path; ``y`` for the input of edge t is readable after edge

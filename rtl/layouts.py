@@ -11,7 +11,14 @@ from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["Term", "TermLayout", "exponent_width", "exponent_magnitude", "as_signed", "exp_bits_for",
-           "unit_signature", "rounder_signature"]
+           "unit_signature", "rounder_signature", "PRODUCT_SOURCES", "MULTIPLYING_KINDS",
+           "check_knobs", "product_signature"]
+
+#: where a unit's significand product comes from: its own multiplier, or ports (for proofs that
+#: share or cut the multiplier between two designs)
+PRODUCT_SOURCES = ("internal", "port")
+#: unit kinds that multiply significands (the only ones with product="port")
+MULTIPLYING_KINDS = ("mul", "fma", "mac")
 
 
 class Term(data.View):
@@ -81,3 +88,32 @@ def rounder_signature(out, ctx, in_layout: "TermLayout") -> dict:
     if ctx.sr:
         members["rand"] = In(ctx.rand_bits)
     return members
+
+
+def check_knobs(spec, product: str, expose_state: bool):
+    """Validate the proof knobs of a unit component (optimized or reference).
+
+    Raises
+    ------
+    ValueError
+        ``product`` not in :data:`PRODUCT_SOURCES`, ``product="port"`` for a kind without a
+        significand multiplier, or ``expose_state=True`` for a kind other than mac.
+    TypeError
+        ``expose_state`` is not a bool.
+    """
+    if product not in PRODUCT_SOURCES:
+        raise ValueError(f"product={product!r} is invalid; valid: {', '.join(PRODUCT_SOURCES)}")
+    if product == "port" and spec.kind not in MULTIPLYING_KINDS:
+        raise ValueError(f"product='port' is invalid for {spec.kind}: it has no significand "
+                         f"multiplier (kinds with one: {', '.join(MULTIPLYING_KINDS)})")
+    if not isinstance(expose_state, bool):
+        raise TypeError(f"expose_state must be True or False, not {expose_state!r}")
+    if expose_state and spec.kind != "mac":
+        raise ValueError(f"expose_state=True is invalid for {spec.kind}: only a mac has "
+                         f"accumulator state")
+
+
+def product_signature(a_width: int, b_width: int) -> dict:
+    """Members that replace a unit's significand multiplier with product="port": the two unsigned
+    significands out (``mul_x``, ``mul_y``), their product in (``mul_p``)."""
+    return {"mul_x": Out(a_width), "mul_y": Out(b_width), "mul_p": In(a_width + b_width)}

@@ -11,17 +11,19 @@ NaN, +Inf, -Inf, invalid and overflow are sticky state bits read out with the va
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import Out
 
 from ..golden.rounding import Flags, guard_bits_needed
 from .add import AlignAdd
-from .layouts import TermLayout, exponent_magnitude, exponent_width, unit_signature
-from .multiply import Product
+from .layouts import (TermLayout, check_knobs, exponent_magnitude, exponent_width, product_signature,
+                      unit_signature)
+from .multiply import Product, forward_product_ports
 from .normalize import Normalize
 from .round import rounder
-from .unpack import unpacker
+from .unpack import unpack_term_width, unpacker
 
-__all__ = ["MacUnit", "MAC_STAGES", "mac_cut_points"]
+__all__ = ["MacUnit", "MAC_STAGES", "mac_cut_points", "mac_state_layout"]
 
 #: cut points on the product path, in datapath order
 MAC_STAGES = ("unpacked", "product")
@@ -36,13 +38,51 @@ def mac_cut_points(latency: int) -> tuple[str, ...]:
     return MAC_STAGES[len(MAC_STAGES) - latency:] if latency else ()
 
 
-class MacUnit(wiring.Component):
-    """A mac from a ``mpmac.units.Mac`` spec (floating-point operands and output)."""
+def mac_state_layout(spec) -> data.StructLayout:
+    """The accumulator state of a mac, fields from the LSB up (``acc_state`` with expose_state).
 
-    def __init__(self, spec):
+    Rounded accumulation: ``acc`` (the accumulator's bit pattern in its format), ``flags`` (the
+    OR of the update flags since the last clear). Exact: ``value`` (the signed fixed-point
+    register, LSB ``2^acc.lsb_exp``), then the sticky ``nan``, ``pos_inf``, ``neg_inf``,
+    ``overflow`` and ``invalid`` bits. With sr both end with ``last_rand`` (the ``rand`` of the
+    last update, which the readout rounds with).
+    """
+    acc = spec.accumulator
+    if acc.exact:
+        fields = {"value": signed(acc.width), "nan": 1, "pos_inf": 1, "neg_inf": 1, "overflow": 1,
+                  "invalid": 1}
+    else:
+        fields = {"acc": acc.fmt.nbits, "flags": Flags.WIDTH}
+    if spec.ctx.sr:
+        fields["last_rand"] = spec.rand_bits
+    return data.StructLayout(fields)
+
+
+class MacUnit(wiring.Component):
+    """A mac from a ``mpmac.units.Mac`` spec (floating-point operands and output).
+
+    Parameters
+    ----------
+    spec : mpmac.units.Mac
+    product : {"internal", "port"}
+        ``"port"``: the Product stage's multiplier is replaced by ports ``mul_x``, ``mul_y`` (out)
+        and ``mul_p`` (in), as in :class:`~.units.ArithmeticUnit`.
+    expose_state : bool
+        Add output ``acc_state``: the accumulator registers in :func:`mac_state_layout` order.
+    """
+
+    def __init__(self, spec, *, product: str = "internal", expose_state: bool = False):
+        check_knobs(spec, product, expose_state)
         self.spec = spec
+        self.product = product
+        self.expose_state = expose_state
         self.cuts = mac_cut_points(spec.latency)
-        super().__init__(unit_signature(spec))
+        members = unit_signature(spec)
+        if product == "port":
+            members.update(product_signature(*(unpack_term_width(spec.fmt(r)) for r in "ab")))
+        if expose_state:
+            members["acc_state"] = Out(mac_state_layout(spec))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -63,8 +103,11 @@ class MacUnit(wiring.Component):
             m.d.comb += u.bits.eq(getattr(self, role))
             terms[role] = u.term
         terms, ctrl = self._cut(m, "unpacked", terms, ctrl)
-        m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew)
+        m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew,
+                                              self.product)
         m.d.comb += [prod.a.eq(terms["a"]), prod.b.eq(terms["b"])]
+        if self.product == "port":
+            forward_product_ports(m, self, prod)
         terms, ctrl = self._cut(m, "product", {"p": prod.p}, ctrl)
         product = terms["p"]
 
@@ -88,6 +131,11 @@ class MacUnit(wiring.Component):
             registered[key] = reg = Signal(value.shape(), name=f"{name}_{key}")
             m.d.sync += reg.eq(value)
         return {k: registered[k] for k in terms}, {k: registered[k] for k in ctrl}
+
+    def _expose(self, m, *registers):
+        """Drive ``acc_state`` (with expose_state) from the state registers, in layout order."""
+        if self.expose_state:
+            m.d.comb += self.acc_state.eq(Cat(r for r in registers if r is not None))
 
     def _round(self, m, name, fmt, term, ew, rand):
         """Normalize and round ``term`` into ``fmt``; returns (bits, flags)."""
@@ -116,6 +164,7 @@ class MacUnit(wiring.Component):
         with m.If(ctrl["in_valid"]):
             m.d.sync += [acc.eq(new_acc),
                          sticky.eq(Mux(ctrl["clear"], 0, sticky) | step_flags)]
+        self._expose(m, acc, sticky, last_rand)
         if out == acc_fmt:
             m.d.comb += [self.y.eq(acc), self.flags.eq(sticky)]
         else:
@@ -161,6 +210,7 @@ class MacUnit(wiring.Component):
                 overflow.eq(Mux(clear, 0, overflow) | ~fits),
                 invalid.eq(Mux(clear, 0, invalid) | product.invalid),
             ]
+        self._expose(m, value, nan, pos_inf, neg_inf, overflow, invalid, last_rand)
         clash = pos_inf & neg_inf
         readout = Signal(TermLayout(W, ew))
         negative = value < 0

@@ -10,8 +10,9 @@ from amaranth.lib import wiring
 
 from ..golden.rounding import guard_bits_needed
 from .add import AlignAdd
-from .layouts import TermLayout, exponent_magnitude, exponent_width, unit_signature
-from .multiply import Product
+from .layouts import (TermLayout, check_knobs, exponent_magnitude, exponent_width, product_signature,
+                      unit_signature)
+from .multiply import Product, forward_product_ports
 from .normalize import Normalize
 from .round import rounder
 from .unpack import unpack_term_width, unpacker
@@ -47,12 +48,23 @@ class ArithmeticUnit(wiring.Component):
     ----------
     spec : mpmac.units.Unit
         Formats, rounding context and latency; its ``ports`` are this component's signature.
+    product : {"internal", "port"}
+        ``"port"`` (mul, fma): the Product stage's :class:`~.multiply.SignificandMultiplier` is
+        replaced by ports ``mul_x``, ``mul_y`` (out: the unpacked significands, after the
+        ``unpacked`` register if the latency puts one there) and ``mul_p`` (in: their product).
+    expose_state : bool
+        Accepted for a uniform interface; must be False (only a mac has state to expose).
     """
 
-    def __init__(self, spec):
+    def __init__(self, spec, *, product: str = "internal", expose_state: bool = False):
+        check_knobs(spec, product, expose_state)
         self.spec = spec
+        self.product = product
         self.cuts = spec.stage_boundaries()
-        super().__init__(unit_signature(spec))
+        members = unit_signature(spec)
+        if product == "port":
+            members.update(product_signature(*(unpack_term_width(spec.fmt(r)) for r in "ab")))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -76,8 +88,11 @@ class ArithmeticUnit(wiring.Component):
         terms, rand = self._cut(m, "unpacked", terms, rand)
 
         if spec.kind in ("mul", "fma"):
-            m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew)
+            m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew,
+                                                  self.product)
             m.d.comb += [prod.a.eq(terms["a"]), prod.b.eq(terms["b"])]
+            if self.product == "port":
+                forward_product_ports(m, self, prod)
             terms = {"p": prod.p, **({"c": terms["c"]} if "c" in terms else {})}
             terms, rand = self._cut(m, "product", terms, rand)
 

@@ -1,0 +1,647 @@
+"""Reference datapath: a deliberately simple second implementation of every unit, for proofs.
+
+:class:`ReferenceUnit` computes what a unit spec (:mod:`mpmac.units`) asks for, written separately
+from the optimized datapath in rtl/ and as plainly as possible (docs/formal-reference.md):
+
+1. decode: each operand becomes a class (zero, Inf, NaN; posit NaR reads as NaN), a sign and its
+   exact magnitude ``sig * 2^exp`` (``sig`` has a fixed width with the top bit set: subnormals are
+   normalised by a plain loop; posits keep their fraction left-aligned below the hidden bit);
+2. exact core: every term is placed into ONE wide unsigned fixed-point integer whose LSB weighs the
+   smallest weight any exact result can have (for a product ``lsb_a + lsb_b``), and sums are formed
+   exactly in two's complement: no alignment window, no sticky bits, no leading-zero anticipation;
+3. one rounder per output family: a priority loop finds the leading one, the quantum follows from
+   its position, a right shift keeps the result bits and the discarded bits decide the increment per
+   mode; overflow, tininess, flush-to-zero, saturation and specials follow golden/rounding.py.
+   Posit outputs build their regime/exponent/fraction bit string and round on it.
+
+Shared with the optimized datapath: only *facts* (golden/ formats and rounding contexts, the port
+contract of :func:`mpmac.rtl.layouts.unit_signature`, the mac state layout of
+:func:`mpmac.rtl.mac.mac_state_layout`) and, with ``product="internal"``, the integer multiplier
+:class:`mpmac.rtl.multiply.SignificandMultiplier`. With ``product="port"`` the significand product
+comes from the input ``mul_p`` instead, and ``mul_x``/``mul_y`` carry the significands the reference
+would multiply: the same operands (widths, normalisation) the optimized unit feeds its multiplier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
+
+from ..golden.formats import Specials
+from ..golden.rounding import Flags
+from ..rtl.emit import to_verilog
+from ..rtl.layouts import check_knobs, product_signature, unit_signature
+from ..rtl.mac import mac_state_layout
+from ..rtl.multiply import SignificandMultiplier
+
+__all__ = ["ReferenceUnit", "reference_verilog", "significand_width", "lsb_exponent",
+           "top_exponent"]
+
+
+# -- facts about a format's values ---------------------------------------------------------------
+def significand_width(fmt) -> int:
+    """Width of a decoded significand, hidden bit included.
+
+    Floats: the precision. Posits: the hidden bit and every bit after the sign and the shortest
+    regime except the exponent (fraction bits that a longer regime pushes out read as zeros).
+    """
+    return fmt.nbits - fmt.es if fmt.is_posit else fmt.precision
+
+
+def lsb_exponent(fmt) -> int:
+    """Exponent of the smallest nonzero magnitude: every finite value is a multiple of 2^this."""
+    return -fmt.max_scale if fmt.is_posit else fmt.qmin
+
+
+def top_exponent(fmt) -> int:
+    """Exponent of the top bit of the largest finite magnitude."""
+    return fmt.max_scale if fmt.is_posit else fmt.emax
+
+
+# -- values in flight -----------------------------------------------------------------------------
+@dataclass
+class Operand:
+    """A decoded operand: exactly ``(-1)^sign * sig * 2^exp`` unless a special class is set.
+
+    ``sig`` is 0 for zero, Inf and NaN (so a product of it is 0), else its top bit is set.
+    ``invalid``: a signaling NaN.
+    """
+
+    fmt: object
+    zero: Value
+    inf: Value
+    nan: Value
+    invalid: Value
+    sign: Value
+    sig: Value
+    exp: Value
+
+    @property
+    def lowest_exp(self) -> int:
+        """Smallest ``exp`` a finite nonzero value of this format decodes to."""
+        return lsb_exponent(self.fmt) - (len(self.sig) - 1)
+
+
+@dataclass
+class Exact:
+    """An exact value: ``(-1)^sign * mag * 2^lsb`` (a signed zero when ``mag`` is 0), or NaN/Inf.
+
+    ``lsb`` is a Python int: the register's fixed LSB weight. ``invalid`` records an invalid
+    operation on the way (sNaN operand, 0 * Inf, Inf - Inf).
+    """
+
+    nan: Value
+    inf: Value
+    invalid: Value
+    sign: Value
+    mag: Value
+    lsb: int
+
+
+@dataclass(frozen=True)
+class Register:
+    """Shape of a wide fixed-point register: LSB weight ``2^lsb``, room up to bit ``2^top``."""
+
+    lsb: int
+    top: int
+
+    @property
+    def width(self) -> int:
+        return self.top - self.lsb + 1
+
+    @staticmethod
+    def of_format(fmt) -> "Register":
+        return Register(lsb_exponent(fmt), top_exponent(fmt))
+
+    def times(self, other: "Register") -> "Register":
+        """Register of a product: values below 2^(top+1) each multiply to below 2^(top+top'+2)."""
+        return Register(self.lsb + other.lsb, self.top + other.top + 1)
+
+    def plus(self, other: "Register") -> "Register":
+        """Register of a sum (one carry bit above the larger term)."""
+        return Register(min(self.lsb, other.lsb), max(self.top, other.top) + 1)
+
+
+def exp_width(*bounds: int) -> int:
+    """Signed width that holds every exponent and shift computed from these Python bounds."""
+    return (4 * sum(abs(b) for b in bounds) + 4).bit_length() + 1
+
+
+# -- decode ---------------------------------------------------------------------------------------
+def decode(m, fmt, bits, name: str, ew: int) -> Operand:
+    """Decode a float or posit bit pattern into an :class:`Operand`."""
+    return (decode_posit if fmt.is_posit else decode_float)(m, fmt, bits, name, ew)
+
+
+def decode_float(m, fmt, bits, name, ew) -> Operand:
+    mb, p = fmt.man_bits, fmt.precision
+    man, field, sign = bits[:mb], bits[mb:mb + fmt.exp_bits], bits[-1]
+    top_field = field == fmt.exp_field_max
+    nan = inf = snan = Const(0)
+    if fmt.specials is Specials.IEEE:
+        inf = top_field & (man == 0)
+        nan = top_field & (man != 0)
+        snan = nan & ~man[-1]
+    elif fmt.specials is Specials.FN:  # only S.1...1.1...1, either sign
+        nan = bits[:-1] == fmt.nan_code
+    elif fmt.specials is Specials.FNUZ:  # 1000...0, whose exponent field reads as zero
+        nan = bits == fmt.nan_code
+    subnormal = (field == 0) & (man != 0) & Const(int(fmt.subnormals)) if mb else Const(0)
+    zero = (field == 0) & ~subnormal & ~nan
+    normal = ~(field == 0) & ~nan & ~inf
+
+    sig = Signal(p, name=f"{name}_sig")
+    exp = Signal(signed(ew), name=f"{name}_exp")
+    with m.If(normal):
+        m.d.comb += [sig.eq(Cat(man, Const(1, 1))), exp.eq(field - fmt.bias - mb)]
+    # A subnormal's leading one at man[j] moves up to the hidden bit (shift by mb - j); the loop
+    # runs upwards, so the highest set bit has the last word.
+    for j in range(mb):
+        with m.If(subnormal & man[j]):
+            m.d.comb += [sig.eq(man << (mb - j)), exp.eq(fmt.qmin - (mb - j))]
+    return Operand(fmt, zero, inf, nan, snan, sign, sig, exp)
+
+
+def decode_posit(m, fmt, bits, name, ew) -> Operand:
+    n, es = fmt.nbits, fmt.es
+    sign = bits[-1]
+    zero = bits == 0
+    nar = bits == fmt.nar_code
+    magnitude = Signal(n, name=f"{name}_magnitude")
+    m.d.comb += magnitude.eq(Mux(sign, -bits, bits))
+    body = magnitude[:n - 1]  # regime, terminator, exponent, fraction
+    lead = body[-1]
+    # regime run length: how many bits from the top equal the first one (plain loop)
+    run = Signal(range(n), name=f"{name}_run")
+    in_run = Const(1)
+    count = Const(0, range(n))
+    for i in reversed(range(n - 1)):
+        in_run = in_run & (body[i] == lead)
+        count = count + in_run
+    m.d.comb += run.eq(count)
+    regime = Signal(signed(ew), name=f"{name}_regime")
+    m.d.comb += regime.eq(Mux(lead, run - 1, -run))
+    # the bits after the terminator: exponent on top (bits past the word end read as 0), fraction
+    rest = Signal(n - 1, name=f"{name}_rest")
+    m.d.comb += rest.eq(body << (run + 1))
+    frac_bits = n - 1 - es
+    e_field = rest[frac_bits:] if es else Const(0, 1)
+    finite = ~zero & ~nar
+    sig = Signal(frac_bits + 1, name=f"{name}_sig")
+    exp = Signal(signed(ew), name=f"{name}_exp")
+    with m.If(finite):
+        m.d.comb += [sig.eq(Cat(rest[:frac_bits], Const(1, 1))),
+                     exp.eq(regime * (1 << es) + e_field - frac_bits)]
+    return Operand(fmt, zero, Const(0), nar, Const(0), sign, sig, exp)
+
+
+# -- exact core -----------------------------------------------------------------------------------
+def place(m, name: str, sig, exp, lowest_exp: int, reg: Register) -> Signal:
+    """``sig * 2^exp`` as an integer in units of ``2^reg.lsb`` (``reg.width`` bits).
+
+    ``exp >= lowest_exp`` for every nonzero ``sig``. When ``lowest_exp < reg.lsb`` (normalised
+    subnormals), the bits that land below the LSB are zeros, since every value is a multiple of
+    ``2^reg.lsb``: the value is placed one ``slack`` wider and those bits are dropped.
+    """
+    slack = max(reg.lsb - lowest_exp, 0)
+    wide = Signal(reg.width + slack, name=f"{name}_wide")
+    shift = Signal(range(reg.width + slack + 1), name=f"{name}_shift")
+    m.d.comb += [shift.eq(exp - (reg.lsb - slack)), wide.eq(sig << shift)]
+    return wide[slack:]
+
+
+def exact_operand(m, name: str, op: Operand, reg: Register) -> Exact:
+    mag = place(m, name, op.sig, op.exp, op.lowest_exp, reg)
+    return Exact(op.nan, op.inf, op.invalid, op.sign, mag, reg.lsb)
+
+
+def exact_product(m, a: Operand, b: Operand, product, reg: Register) -> Exact:
+    """a * b from the significand product ``product`` (= a.sig * b.sig)."""
+    inf_times_zero = (a.inf | b.inf) & (a.zero | b.zero)
+    nan = a.nan | b.nan | inf_times_zero
+    exp = Signal(signed(len(a.exp) + 1), name="product_exp")
+    m.d.comb += exp.eq(a.exp + b.exp)
+    mag = place(m, "product", product, exp, a.lowest_exp + b.lowest_exp, reg)
+    return Exact(nan, (a.inf | b.inf) & ~nan, a.invalid | b.invalid | inf_times_zero,
+                 a.sign ^ b.sign, mag, reg.lsb)
+
+
+def exact_sum(m, x: Exact, y: Exact, round_down: bool) -> Exact:
+    """x + y, both in the same register; the register has a spare top bit for the carry."""
+    assert x.lsb == y.lsb and len(x.mag) == len(y.mag)
+    width = len(x.mag)
+    opposite_inf = x.inf & y.inf & (x.sign != y.sign)
+    nan = x.nan | y.nan | opposite_inf
+    inf = (x.inf | y.inf) & ~nan
+    total = Signal(signed(width + 1), name="sum_total")
+    m.d.comb += total.eq(Mux(x.sign, -x.mag, x.mag) + Mux(y.sign, -y.mag, y.mag))
+    mag = Signal(width, name="sum_mag")
+    m.d.comb += mag.eq(Mux(total < 0, -total, total))
+    # an exact zero keeps a sign both terms share, else it is +0 (-0 when rounding down)
+    zero_sign = Mux(x.sign == y.sign, x.sign, int(round_down))
+    sign = Mux(inf, Mux(x.inf, x.sign, y.sign), Mux(total == 0, zero_sign, total < 0))
+    return Exact(nan, inf, x.invalid | y.invalid | opposite_inf, sign, mag, x.lsb)
+
+
+# -- rounding -------------------------------------------------------------------------------------
+def leading_one(m, value, name: str) -> Signal:
+    """Position of the highest set bit of ``value`` (0 when it is 0): a plain priority loop."""
+    pos = Signal(range(max(len(value), 2)), name=name)
+    for i in range(len(value)):
+        with m.If(value[i]):
+            m.d.comb += pos.eq(i)
+    return pos
+
+
+def round_shift(m, ctx, name: str, mag, shift, sign, rand, width: int):
+    """``mag / 2^shift`` rounded to an integer per ``ctx`` (golden/core.round_int).
+
+    Returns ``(rounded, inexact)``, ``rounded`` ``width`` bits wide (the caller guarantees it fits).
+    ``shift >= 0``. The guard bit, and for sr the top ``rand_bits`` discarded bits, are read
+    explicitly; the bits below them only matter through their OR.
+    """
+    top_bits = max(ctx.rand_bits, 1)
+    kept = mag >> shift
+    top = Signal(top_bits, name=f"{name}_top")
+    m.d.comb += top.eq(Cat(Const(0, top_bits), mag) >> shift)
+    below = Signal(name=f"{name}_below")  # any discarded bit under the top ones
+    m.d.comb += below.eq(Cat(mag[i] & (shift > i + top_bits) for i in range(len(mag))).any())
+    guard = top[-1]
+    rest = (top[:-1] != 0) | below if top_bits > 1 else below
+    inexact = (top != 0) | below
+    mode = ctx.mode
+    if mode == "rne":
+        up = guard & (rest | kept[0])
+    elif mode == "rmm":
+        up = guard
+    elif mode == "rtz":
+        up = Const(0)
+    elif mode == "rup":
+        up = inexact & ~sign
+    elif mode == "rdn":
+        up = inexact & sign
+    else:  # sr: rand is added to the top rand_bits discarded bits; a carry out rounds away
+        up = (top + rand)[top_bits]
+    rounded = Signal(width, name=f"{name}_rounded")
+    m.d.comb += rounded.eq(kept + up)
+    return rounded, inexact
+
+
+def round_float(m, fmt, ctx, x: Exact, rand, name: str, ew: int):
+    """Round an exact value into a float format. Returns (bits, flags) of the finite path and the
+    codes the specials need; see :func:`round_to`."""
+    p, mb = fmt.precision, fmt.man_bits
+    pad = p - 1  # the quantum never sits more than p-1 bits below the register's LSB
+    mag = Cat(Const(0, pad), x.mag)
+    base = x.lsb - pad  # weight of mag's LSB
+    k = leading_one(m, x.mag, f"{name}_lead")
+    top = Signal(signed(ew), name=f"{name}_top_exp")
+    m.d.comb += top.eq(k + x.lsb)
+
+    # quantum q = top - (p - 1), raised to the subnormal quantum; shift = q - base = k, or the
+    # constant qmin - base when raised
+    q = Signal(signed(ew), name=f"{name}_q")
+    shift = Signal(range(max(len(mag), fmt.qmin - base) + 1), name=f"{name}_shift")
+    m.d.comb += [q.eq(top - (p - 1)), shift.eq(k)]
+    if fmt.subnormals and fmt.qmin > base:  # else every value is above the subnormal range
+        with m.If(top - (p - 1) < fmt.qmin):
+            m.d.comb += [q.eq(fmt.qmin), shift.eq(fmt.qmin - base)]
+    rounded, inexact = round_shift(m, ctx, name, mag, shift, x.sign, rand, p + 1)
+
+    # a carry to 2^p renormalises: one more binade, significand 1.000
+    carry = rounded[p]
+    sig = Mux(carry, rounded[1:], rounded[:p])
+    e = Signal(signed(ew), name=f"{name}_e")  # exponent of the result's top bit if normal
+    m.d.comb += e.eq(q + carry + (p - 1))
+    normal = sig[p - 1]
+    max_sig = fmt.max_code & ((1 << mb) - 1) | (1 << mb)
+    overflow = normal & ((e > fmt.emax) | ((e == fmt.emax) & (sig > max_sig)))
+
+    if ctx.tininess == "before":
+        tiny = top < fmt.emin
+    elif not fmt.subnormals:
+        tiny = e < fmt.emin
+    else:
+        # tiny after rounding: below 2^emin even when rounded with an unbounded exponent range.
+        # Only a value in [2^(emin-1), 2^emin) can round up to 2^emin, at quantum emin - p.
+        shift_u = fmt.emin - p - base
+        if shift_u >= 0:
+            rounded_u, _ = round_shift(m, ctx, f"{name}_unbounded", mag, Const(shift_u), x.sign,
+                                       rand, p + 1)
+            reaches = (top == fmt.emin - 1) & rounded_u[p]
+        else:  # the register cannot hold such a value
+            reaches = Const(0)
+        tiny = (top < fmt.emin) & ~reaches
+
+    e_field = Mux(normal, e + fmt.bias, 0)[:fmt.exp_bits]
+    magnitude = Cat(sig[:mb], e_field)
+    return dict(magnitude=magnitude, inexact=inexact, tiny=tiny, overflow=overflow,
+                flush=tiny if not fmt.subnormals else Const(0))
+
+
+def float_codes(fmt, ctx, sign):
+    """Codes of the special results of a float format: (signed zero, max finite, infinite result,
+    lost: whether an infinite result raises invalid, NaN)."""
+    sign_bit = Mux(sign, fmt.sign_mask, 0)
+    zero = Const(0, fmt.nbits) if fmt.specials is Specials.FNUZ else sign_bit
+    max_finite = fmt.max_code | sign_bit
+    if ctx.saturate or fmt.specials is Specials.FINITE:
+        infinite, lost = max_finite, not ctx.saturate
+    elif fmt.has_inf:
+        infinite, lost = fmt.inf_code | sign_bit, False
+    else:
+        infinite, lost = Const(fmt.nan_code, fmt.nbits), True
+    nan = fmt.nan_code if fmt.has_nan else 0
+    return zero, max_finite, infinite, lost, nan
+
+
+def round_float_result(m, fmt, ctx, x: Exact, rand, name, ew, bits, flags):
+    """Drive ``bits``/``flags`` with ``x`` rounded into float format ``fmt``."""
+    r = round_float(m, fmt, ctx, x, rand, name, ew)
+    zero, max_finite, infinite, lost, nan = float_codes(fmt, ctx, x.sign)
+    mode = ctx.mode
+    to_inf = {"rne": 1, "rmm": 1, "sr": 1, "rtz": 0, "rup": ~x.sign, "rdn": x.sign}[mode]
+    invalid = Mux(x.invalid, Flags.INVALID, 0)
+    with m.If(x.nan):
+        m.d.comb += [bits.eq(nan), flags.eq(Mux(x.invalid | (not fmt.has_nan), Flags.INVALID, 0))]
+    with m.Elif(x.inf):
+        m.d.comb += [bits.eq(infinite), flags.eq(Mux(x.invalid | lost, Flags.INVALID, 0))]
+    with m.Elif(x.mag == 0):
+        m.d.comb += [bits.eq(zero), flags.eq(invalid)]
+    with m.Elif(r["flush"]):
+        m.d.comb += [bits.eq(zero), flags.eq(Flags.UNDERFLOW | Flags.INEXACT | invalid)]
+    with m.Elif(r["overflow"]):
+        m.d.comb += [bits.eq(Mux(to_inf, infinite, max_finite)),
+                     flags.eq(Flags.OVERFLOW | Flags.INEXACT | invalid)]
+    with m.Else():
+        m.d.comb += [bits.eq(Mux(r["magnitude"] == 0, zero, Cat(r["magnitude"], x.sign))),
+                     flags.eq(Mux(r["inexact"], Flags.INEXACT, 0)
+                              | Mux(r["inexact"] & r["tiny"], Flags.UNDERFLOW, 0) | invalid)]
+
+
+def round_posit_result(m, fmt, ctx, x: Exact, rand, name, ew, bits, flags):
+    """Drive ``bits``/``flags`` with ``x`` rounded into posit format ``fmt`` (golden round_posit).
+
+    The bit string after the sign is the regime (a run of ``regime + 1`` ones and a 0, or
+    ``-regime`` zeros and a 1), ``es`` exponent bits and the fraction; the top n-1 bits are kept and
+    the rest round them, on the string. Magnitudes from maxpos up give maxpos, below minpos minpos.
+    """
+    n, es = fmt.nbits, fmt.es
+    width = len(x.mag)
+    k = leading_one(m, x.mag, f"{name}_lead")
+    scale = Signal(signed(ew), name=f"{name}_scale")
+    m.d.comb += scale.eq(k + x.lsb)
+    regime = Signal(signed(ew), name=f"{name}_regime")
+    m.d.comb += regime.eq(scale >> es)  # floor division: an arithmetic shift
+    e_bits = scale[:es] if es else Const(0, 0)
+    # the fraction, left-aligned in frac_len bits (at least n so that the string is never short)
+    frac_len = max(width - 1, n)
+    up_shift = Signal(range(width), name=f"{name}_up_shift")
+    normalized = Signal(width, name=f"{name}_normalized")
+    m.d.comb += [up_shift.eq(width - 1 - k), normalized.eq(x.mag << up_shift)]
+    fraction = Cat(Const(0, frac_len - (width - 1)), normalized[:width - 1])
+    # regime bits as a number: 2^(regime+2) - 2 (ones, then 0), or 1 (zeros, then 1); only
+    # meaningful inside the representable range, where the length is 2..n-1
+    prefix = Signal(n - 1, name=f"{name}_regime_bits")
+    prefix_len = Signal(range(n + 1), name=f"{name}_regime_len")
+    m.d.comb += prefix_len.eq(Mux(regime >= 0, regime + 2, 1 - regime))
+    m.d.comb += prefix.eq(Mux(regime >= 0, (Const(1, 1) << prefix_len) - 2, 1))
+    string = Cat(fraction, e_bits, prefix)
+    shift = Signal(range(len(string) + 1), name=f"{name}_shift")
+    m.d.comb += shift.eq(prefix_len + es + frac_len - (n - 1))
+    rounded, inexact = round_shift(m, ctx, name, string, shift, Const(0), rand, n - 1)
+
+    body = Signal(n - 1, name=f"{name}_body")
+    body_inexact = Signal(name=f"{name}_inexact")
+    power_of_two = (x.mag & (x.mag - 1)) == 0
+    with m.If(regime >= fmt.max_regime):
+        m.d.comb += [body.eq(fmt.max_code),
+                     body_inexact.eq(~((scale == fmt.max_scale) & power_of_two))]
+    with m.Elif(regime < -fmt.max_regime):
+        m.d.comb += [body.eq(1), body_inexact.eq(1)]
+    with m.Else():
+        m.d.comb += [body.eq(rounded), body_inexact.eq(inexact)]
+    code = Mux(x.sign, -Cat(body, Const(0, 1)), Cat(body, Const(0, 1)))[:n]
+    invalid = Mux(x.invalid, Flags.INVALID, 0)
+    with m.If(x.nan | x.inf):
+        m.d.comb += [bits.eq(fmt.nar_code), flags.eq(Mux(x.invalid | x.inf, Flags.INVALID, 0))]
+    with m.Elif(x.mag == 0):
+        m.d.comb += [bits.eq(0), flags.eq(invalid)]
+    with m.Else():
+        m.d.comb += [bits.eq(code), flags.eq(Mux(body_inexact, Flags.INEXACT, 0) | invalid)]
+
+
+def round_to(m, fmt, ctx, x: Exact, rand, name: str, ew: int):
+    """Round ``x`` into ``fmt``; returns (bits, flags) signals."""
+    bits = Signal(fmt.nbits, name=f"{name}_bits")
+    flags = Signal(Flags.WIDTH, name=f"{name}_flags")
+    result = round_posit_result if fmt.is_posit else round_float_result
+    result(m, fmt, ctx, x, rand, name, ew, bits, flags)
+    return bits, flags
+
+
+# -- the units ------------------------------------------------------------------------------------
+class ReferenceUnit(wiring.Component):
+    """The reference implementation of a unit spec, combinational (a mac: one register stage).
+
+    Parameters
+    ----------
+    spec : mpmac.units.Unit
+        Any unit spec. Its latency is ignored: the reference has the ports of the spec at latency 0.
+    product : {"internal", "port"}
+        ``"internal"``: significands are multiplied by :class:`~mpmac.rtl.multiply.SignificandMultiplier`
+        (the one block shared with the optimized units). ``"port"``: no multiplier; outputs
+        ``mul_x``, ``mul_y`` carry the significands and input ``mul_p`` takes their product (mul,
+        fma and mac only).
+    expose_state : bool
+        mac only: add output ``acc_state``, the accumulator state in the layout of
+        :func:`mpmac.rtl.mac.mac_state_layout` (the same encoding as the optimized MacUnit's).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``product``, ``product="port"`` for a kind without a multiplier, or ``expose_state``
+        for a kind other than mac.
+    """
+
+    def __init__(self, spec, *, product: str = "internal", expose_state: bool = False):
+        check_knobs(spec, product, expose_state)
+        self.spec = spec
+        self.product = product
+        self.expose_state = expose_state
+        members = unit_signature(spec)
+        if product == "port":
+            members.update(product_signature(significand_width(spec.fmt("a")),
+                                             significand_width(spec.fmt("b"))))
+        if expose_state:
+            members["acc_state"] = Out(mac_state_layout(spec))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        kind = self.spec.kind
+        if kind == "mac":
+            self._mac(m)
+            return m
+        y, flags = getattr(self, f"_{kind}")(m)
+        m.d.comb += [self.y.eq(y), self.flags.eq(flags)]
+        return m
+
+    # -- helpers -------------------------------------------------------------------------------
+    @property
+    def _rand(self):
+        return self.rand if self.spec.ctx.sr else None
+
+    def _ew(self, *registers: Register) -> int:
+        spec = self.spec
+        formats = [spec.fmt(r) for r in spec.outputs_rounded() + spec.operands]
+        bounds = [b for reg in registers for b in (reg.lsb, reg.top, reg.width)]
+        bounds += [b for f in formats for b in (lsb_exponent(f), top_exponent(f), f.nbits)]
+        return exp_width(*bounds)
+
+    def _decode(self, m, role, ew, bits=None, name=None):
+        """Decode port ``role`` (or ``bits`` in that role's format)."""
+        fmt = self.spec.fmt(role)
+        held = Signal(fmt.nbits, name=f"{name or role}_bits")
+        m.d.comb += held.eq(getattr(self, role) if bits is None else bits)
+        return decode(m, fmt, held, name or role, ew)
+
+    def _significand_product(self, m, a: Operand, b: Operand):
+        """a.sig * b.sig: the shared integer multiplier, or the product ports."""
+        if self.product == "port":
+            m.d.comb += [self.mul_x.eq(a.sig), self.mul_y.eq(b.sig)]
+            return self.mul_p
+        m.submodules.multiplier = mul = SignificandMultiplier(len(a.sig), len(b.sig))
+        m.d.comb += [mul.a.eq(a.sig), mul.b.eq(b.sig)]
+        return mul.product
+
+    def _round(self, m, x: Exact, ew, fmt=None, rand=None, name="out"):
+        spec = self.spec
+        return round_to(m, fmt or spec.fmt("out"), spec.ctx, x,
+                        self._rand if rand is None else rand, name, ew)
+
+    def _registers(self):
+        return {role: Register.of_format(self.spec.fmt(role)) for role in self.spec.operands}
+
+    # -- kinds ---------------------------------------------------------------------------------
+    def _mul(self, m):
+        regs = self._registers()
+        reg = regs["a"].times(regs["b"])
+        ew = self._ew(reg)
+        a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
+        p = exact_product(m, a, b, self._significand_product(m, a, b), reg)
+        return self._round(m, p, ew)
+
+    def _add(self, m):
+        regs = self._registers()
+        reg = regs["a"].plus(regs["b"])
+        ew = self._ew(reg)
+        a = exact_operand(m, "a", self._decode(m, "a", ew), reg)
+        b = exact_operand(m, "b", self._decode(m, "b", ew), reg)
+        return self._round(m, exact_sum(m, a, b, self.spec.ctx.mode == "rdn"), ew)
+
+    def _fma(self, m):
+        regs = self._registers()
+        reg = regs["a"].times(regs["b"]).plus(regs["c"])
+        ew = self._ew(reg)
+        a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
+        p = exact_product(m, a, b, self._significand_product(m, a, b), reg)
+        c = exact_operand(m, "c", self._decode(m, "c", ew), reg)
+        return self._round(m, exact_sum(m, p, c, self.spec.ctx.mode == "rdn"), ew)
+
+    def _convert(self, m):
+        reg = self._registers()["a"]
+        ew = self._ew(reg)
+        return self._round(m, exact_operand(m, "a", self._decode(m, "a", ew), reg), ew)
+
+    def _mac(self, m):
+        spec = self.spec
+        acc = spec.accumulator
+        regs = self._registers()
+        product_reg = regs["a"].times(regs["b"])
+        if acc.exact:
+            reg = Register(acc.lsb_exp, acc.lsb_exp + acc.width - 1)
+        else:
+            acc_reg = Register.of_format(acc.fmt)
+            reg = product_reg.plus(acc_reg)
+        ew = self._ew(reg, product_reg)
+        a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
+        product = exact_product(m, a, b, self._significand_product(m, a, b), reg)
+        state = Signal(mac_state_layout(spec), name="state")
+        if spec.ctx.sr:  # the readout rounds with the rand of the last update
+            with m.If(self.in_valid):
+                m.d.sync += state.last_rand.eq(self.rand)
+        if acc.exact:
+            self._mac_exact(m, product, state, ew)
+        else:
+            self._mac_rounded(m, product, state, reg, acc_reg, ew)
+        if self.expose_state:
+            m.d.comb += self.acc_state.eq(state)
+
+    def _mac_rounded(self, m, product: Exact, state, reg, acc_reg, ew):
+        spec = self.spec
+        acc_fmt, out = spec.fmt("acc"), spec.fmt("out")
+        current = self._decode(m, "acc", ew, bits=Mux(self.clear, 0, state.acc))
+        base = exact_operand(m, "acc", current, reg)
+        total = exact_sum(m, product, base, spec.ctx.mode == "rdn")
+        new_acc, step_flags = self._round(m, total, ew, fmt=acc_fmt, name="step")
+        with m.If(self.in_valid):
+            m.d.sync += [state.acc.eq(new_acc),
+                         state.flags.eq(Mux(self.clear, 0, state.flags) | step_flags)]
+        if out == acc_fmt:
+            m.d.comb += [self.y.eq(state.acc), self.flags.eq(state.flags)]
+            return
+        held = exact_operand(m, "held", self._decode(m, "acc", ew, bits=state.acc, name="held"),
+                             acc_reg)
+        y, read_flags = self._round(m, held, ew, rand=state.last_rand if spec.ctx.sr else None,
+                                    name="readout")
+        m.d.comb += [self.y.eq(y), self.flags.eq(state.flags | read_flags)]
+
+    def _mac_exact(self, m, product: Exact, state, ew):
+        spec = self.spec
+        acc = spec.accumulator
+        width = acc.width
+        clear = self.clear
+        signed_product = Mux(product.sign, -product.mag, product.mag)
+        total = Signal(signed(width + 2), name="acc_total")
+        m.d.comb += total.eq(Mux(clear, 0, state.value) + signed_product)
+        fits = (total >= -(1 << (width - 1))) & (total < (1 << (width - 1)))
+
+        def sticky(field, new):
+            return getattr(state, field).eq(Mux(clear, 0, getattr(state, field)) | new)
+
+        finite = ~product.nan & ~product.inf
+        with m.If(self.in_valid):
+            m.d.sync += [
+                state.value.eq(total[:width]),  # wraps: two's complement modulo 2^width
+                sticky("nan", product.nan),
+                sticky("pos_inf", product.inf & ~product.sign),
+                sticky("neg_inf", product.inf & product.sign),
+                sticky("overflow", finite & ~fits),
+                sticky("invalid", product.invalid),
+            ]
+        # readout (golden/mac.py _ExactState.readout_term): NaN, then Inf, then overflow, then value
+        value = state.value.as_signed()
+        clash = state.pos_inf & state.neg_inf
+        nan = state.nan | clash
+        inf = ~nan & (state.pos_inf | state.neg_inf)
+        wrapped = ~nan & ~inf & state.overflow
+        magnitude = Signal(width, name="acc_magnitude")
+        m.d.comb += magnitude.eq(Mux(value < 0, -value, value))
+        held = Exact(nan | wrapped, inf, Const(0), Mux(inf, state.neg_inf, value < 0),
+                     magnitude, acc.lsb_exp)
+        y, read_flags = self._round(m, held, ew, rand=state.last_rand if spec.ctx.sr else None,
+                                    name="readout")
+        extra = Mux(state.invalid | clash, Flags.INVALID, 0) | \
+            Mux(wrapped, Flags.OVERFLOW | Flags.INEXACT, 0)
+        m.d.comb += [self.y.eq(y), self.flags.eq(read_flags | extra)]
+
+
+def reference_verilog(spec, *, name: str | None = None, product: str = "internal",
+                      expose_state: bool = False) -> str:
+    """Verilog of :class:`ReferenceUnit` as module ``name`` (default ``f"{spec.name}_ref"``)."""
+    unit = ReferenceUnit(spec, product=product, expose_state=expose_state)
+    return to_verilog(unit, name or f"{spec.name}_ref")
