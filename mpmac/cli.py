@@ -549,30 +549,84 @@ def generate_cmd(kind, top, output, **params):
 @click.option("--exhaustive/--no-exhaustive", default=None,
               help="Enumerate every input combination (up to 2^24). Default: exhaustive when the "
                    "input space has at most 2^16 points.")
-@click.option("--keep", is_flag=True, help="Keep the run directory (vectors, outputs, logs).")
+@click.option("--keep", is_flag=True, help="Keep the run directory (vectors, outputs, logs; with "
+                                           "--formal the sby job directories).")
+@click.option("--dut", "dut", type=click.Path(exists=True, dir_okay=False), metavar="FILE.v",
+              help="Check this Verilog file (hand-edited, post-synthesis netlist, ...) instead of "
+                   "the generated unit. It must have the unit's ports. Without --formal it is "
+                   "simulated against the golden model, with --formal proven against the reference.")
+@click.option("--top", "top", metavar="NAME",
+              help="Top module of --dut (default: the unit's module name if the file has it, else "
+                   "the file's only top module).")
+@click.option("--formal", is_flag=True,
+              help="Prove instead of simulate: SymbiYosys equivalence with the reference datapath "
+                   "(and pipelined == combinational), see docs/formal.md.")
+@click.option("--obligation", type=click.Choice(["auto", "equiv", "pipeline", "mac_step"]),
+              default="auto", show_default=True,
+              help="With --formal: which proof. auto: equiv (mac: mac_step), plus pipeline when "
+                   "--latency > 0.")
+@click.option("--product", type=click.Choice(["auto", "full", "shared", "cut"]), default="auto",
+              show_default=True,
+              help="With --formal: the significand multiplier in equiv. auto: full (complete) for "
+                   "operands up to 8 bits, shared (one integer product for both sides) above.")
+@click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
+              help="With --formal: solver time limit per proof in seconds (then UNKNOWN).")
+@click.option("--cex-dir", "cex_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="With --formal: where a counterexample's replay test is written (default: "
+                   "<build dir>/counterexamples/<unit>-<obligation>).")
 @_usage_errors
-def verify_cmd(kind, sim, engine, n, seed, exhaustive, keep, **params):
-    """Simulate the Verilog of unit KIND and compare it with the golden model.
+def verify_cmd(kind, sim, engine, n, seed, exhaustive, keep, dut, top, formal, obligation, product,
+               timeout, cex_dir, **params):
+    """Simulate (or with --formal prove) the Verilog of unit KIND against the golden model.
 
     Builds the unit's Verilog under Icarus Verilog (default) or Verilator (builds are cached in
     $MPMAC_BUILD_DIR, default ./.mpmac-build), drives corner, targeted and random vectors (or all
     of them; mac: random sequences with in_valid/clear switches) and prints the vectors checked,
     mismatches, time, vectors/s and the first mismatches decoded.
 
-    Exit status: 0 no mismatch, 1 mismatches, 2 bad parameters, 3 simulator or build failure.
+    With --formal, runs the SymbiYosys proofs instead and prints each obligation's status, time
+    and exactly what it proves; a failed proof prints its counterexample in number terms
+    (inputs, reference, golden and DUT outputs) and writes it as a pytest file that replays it in
+    simulation.
 
-    Example: mpmac verify fma --a fp32 --sim verilator --vectors 100000 --engine stream
+    Exit status: 0 no mismatch / every proof PASS, 1 mismatches / a proof FAILed, 2 bad
+    parameters (also: --dut unreadable, --top not found, ports differ), 3 simulator, build or
+    formal tool failure (ERROR), 4 a proof is UNKNOWN (solver timeout or induction did not close;
+    nothing failed).
+
+    Examples: mpmac verify fma --a fp32 --sim verilator --vectors 100000 --engine stream;
+    mpmac verify mul --a e4m3 --formal; mpmac verify mul --a e4m3 --dut netlist.v --formal
     """
-    from mpmac import sim as msim
-
     if n < 1:
         raise ValueError(f"--vectors={n} is invalid: it must be >= 1")
+    if top is not None and dut is None:
+        raise ValueError("--top names the top module of --dut; give --dut FILE.v")
     u = build_unit(kind, **params)
     console = _console()
     console.print(f"{u.name}  ({', '.join(f'{k}={v}' for k, v in u.params.items())})")
+    dut_text = Path(dut).read_text(errors="replace") if dut is not None else None
+    if formal:
+        _verify_formal(console, u, dut_text, top, obligation, product, timeout, keep, cex_dir)
+        return
+    verilog = _external_for_sim(u, dut_text, top) if dut_text is not None else None
+    _verify_sim(console, u, verilog, n, seed, sim, engine, exhaustive, keep)
+
+
+def _external_for_sim(u, text: str, top: str | None) -> str:
+    """The --dut file as a module named like the unit (wrapped when its top is named otherwise),
+    after checking its ports (ValueError: exit 2)."""
+    from mpmac.formal import miter
+    from mpmac.sim.mutants import wrapper
+    module = miter.find_top(miter.read_modules(text), top, preferred=u.name)
+    miter.check_ports(module, u.ports, "the DUT's top module")
+    return text if module.name == u.name else wrapper(u, text, module.name, {})
+
+
+def _verify_sim(console, u, verilog, n, seed, sim, engine, exhaustive, keep):
+    from mpmac import sim as msim
     try:
         r = msim.verify(u, n=n, seed=seed, sim=sim, engine=engine, exhaustive=exhaustive,
-                        keep=keep)
+                        keep=keep, verilog=verilog)
     except msim.SimulatorError as e:
         console.print(f"error: {e}")
         sys.exit(3)
@@ -589,6 +643,33 @@ def verify_cmd(kind, sim, engine, n, seed, exhaustive, keep, **params):
             console.print(text)
     if r.mismatches or not r.checked:
         sys.exit(1)
+
+
+#: exit status of a formal run by the worst status among its proofs
+FORMAL_EXIT = {"FAIL": 1, "ERROR": 3, "UNKNOWN": 4}
+
+
+def _verify_formal(console, u, dut_text, top, obligation, product, timeout, keep, cex_dir):
+    from mpmac import formal
+    try:
+        results = formal.prove(u, obligation=obligation, dut_verilog=dut_text, top=top,
+                               timeout=timeout, keep=keep, product=product, cex_dir=cex_dir)
+    except formal.ToolError as e:
+        console.print(f"error: {e}")
+        sys.exit(3)
+    for r in results:
+        console.print(f"{r.obligation}: {r.status} in {r.seconds:.1f} s ({r.unit})")
+        console.print(f"  proves: {r.scope}")
+        if r.detail:
+            console.print("  " + r.detail.replace("\n", "\n  "))
+        if r.counterexample is not None:
+            console.print(r.counterexample.text())
+        if r.log_path is not None:
+            console.print(f"  log: {r.log_path}")
+    statuses = {r.status for r in results}
+    for status, code in FORMAL_EXIT.items():
+        if status in statuses:
+            sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

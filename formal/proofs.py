@@ -1,0 +1,453 @@
+"""Proof obligations of a unit, run as SymbiYosys jobs (verification layer 3 of DESIGN.md).
+
+:func:`prove` builds the miters of the obligations a unit has (see docs/formal.md), runs them with
+:mod:`mpmac.formal.sby` and returns one :class:`ProofResult` each, whose ``scope`` says in words
+exactly what a PASS establishes. A FAIL carries a :class:`~mpmac.formal.counterexample.Counterexample`
+(inputs, reference and DUT outputs, golden result) that is also written as a pytest file replaying
+it in simulation.
+
+Obligations
+    ``equiv``: the DUT (the unit's own Verilog at latency 0, or an external file at the unit's latency)
+    equals :class:`~mpmac.formal.reference.ReferenceUnit`. Operands of at most
+    :data:`FULL_PROOF_BITS` bits: complete, for every input. Wider multiplying units: both sides with
+    ``product="port"`` and one shared integer product (the multiplier itself is not compared).
+    ``pipeline``: the unit at its latency N equals its latency-0 version N cycles later (k-induction).
+    ``mac_step``: the mac's accumulator state, ``y`` and ``flags`` equal the reference mac's from
+    reset on, for every input sequence (induction; state equality makes it 1-inductive).
+    ``auto``: what the unit needs: equiv (+ pipeline when latency > 0); mac: mac_step (+ pipeline).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import miter as M
+from . import sby
+from .counterexample import Counterexample, read_counterexample
+
+__all__ = ["prove", "ProofResult", "OBLIGATIONS", "FULL_PROOF_BITS", "plan"]
+
+OBLIGATIONS = ("auto", "equiv", "pipeline", "mac_step")
+
+#: operands up to this width get a complete proof; wider multiplying units share the multiplier
+FULL_PROOF_BITS = 8
+
+#: BMC depth (cycles after reset) for an external mac, whose accumulator state is not visible
+MAC_BMC_DEPTH = 8
+
+#: the operand whose top bits split a combinational proof into cases, per kind: the alignment of
+#: the two addends hangs on its exponent, and SAT proves each fixed-alignment case far faster
+#: than the whole (docs/formal.md has the measurements)
+SPLIT_OPERAND = {"fma": "c", "add": "b"}
+
+#: bits below the sign that a split fixes (2^SPLIT_BITS cases), and the narrowest operand split
+SPLIT_BITS, SPLIT_MIN_WIDTH = 4, 8
+
+#: default solver timeout per proof, seconds
+TIMEOUT = 600
+
+SHARED_SCOPE = ("decode and multiplier-operand equality proven; downstream datapath proven equal "
+                "given a shared integer product; the integer multiplier itself is not compared")
+
+
+@dataclass
+class ProofResult:
+    """Outcome of one proof obligation.
+
+    Attributes
+    ----------
+    obligation : str
+        ``equiv``, ``pipeline`` or ``mac_step``.
+    status : str
+        ``PASS`` (proven), ``FAIL`` (refuted: see ``counterexample``), ``UNKNOWN`` (the solver did
+        not finish or induction did not close: nothing proven or refuted), ``ERROR`` (a tool failed:
+        see ``detail``).
+    seconds : float
+        Wall-clock time of the sby run (model generation included).
+    scope : str
+        Exactly what a PASS proves (and, for bounded proofs, what it does not).
+    counterexample : Counterexample or None
+    log_path : pathlib.Path or None
+        sby's log, when the job directory was kept (``keep=True``).
+    unit : str
+        Name of the unit (or of the external DUT's top module).
+    detail : str
+        Why an ERROR or UNKNOWN happened (log lines).
+    """
+
+    obligation: str
+    status: str
+    seconds: float
+    scope: str
+    counterexample: Counterexample | None = None
+    log_path: Path | None = None
+    unit: str = ""
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "PASS"
+
+    def summary(self) -> str:
+        return f"{self.obligation:<9} {self.status:<7} {self.seconds:7.1f} s  {self.unit}"
+
+
+@dataclass
+class Proof:
+    """One planned obligation: its miter sides, settings and scope text (see :func:`plan`)."""
+
+    obligation: str
+    dut: M.Side
+    ref: M.Side
+    files: dict
+    data: dict
+    compare: tuple = ("y", "flags")
+    product: str | None = None
+    settle: int = 0
+    reset: str = "none"
+    mode: str = "bmc"
+    depth: int = 1
+    scope: str = ""
+    spec: object = None
+    dut_text: str = ""
+    dut_top: str = ""
+    cases: tuple = (None,)
+
+
+# --- planning ------------------------------------------------------------------------------------
+def _data_ports(unit) -> dict:
+    return {p: w for p, (d, w) in unit.ports.items() if d == "in" and p not in M.CLOCK_PORTS}
+
+
+def _inputs_text(unit) -> str:
+    return ", ".join(_data_ports(unit))
+
+
+def _wide(unit) -> bool:
+    """Multiplying units whose multiplier operands exceed FULL_PROOF_BITS get a shared product."""
+    from ..rtl.layouts import MULTIPLYING_KINDS
+    return unit.kind in MULTIPLYING_KINDS and \
+        max(unit.fmt(r).nbits for r in ("a", "b")) > FULL_PROOF_BITS
+
+
+def _at_latency(unit, latency: int):
+    return replace(unit, latency=latency) if unit.latency != latency else unit
+
+
+def _reference(unit, product: str, expose_state: bool) -> tuple[str, M.Side]:
+    from .reference import reference_verilog
+    spec = _at_latency(unit, 0)
+    name = f"{spec.name}_ref"
+    text = reference_verilog(spec, name=name, product=product, expose_state=expose_state)
+    ports = dict(spec.ports)
+    if product == "port":
+        ports.update(_product_ports(text, name))
+    if expose_state:
+        ports["acc_state"] = M.read_modules(text)[name].ports["acc_state"]
+    return text, M.Side(name, ports)
+
+
+def _product_ports(text: str, name: str) -> dict:
+    ports = M.read_modules(text)[name].ports
+    return {p: ports[p] for p in M.PRODUCT_PORTS}
+
+
+def _own(unit, latency: int, product: str = "internal", expose_state: bool = False,
+         suffix: str = "") -> tuple[str, M.Side]:
+    """The unit's own Verilog at ``latency`` (with proof knobs) and its side."""
+    spec = _at_latency(unit, latency)
+    name = spec.name + suffix
+    text = spec.verilog(name=name, product=product, expose_state=expose_state)
+    if product == "internal" and not expose_state:
+        return text, M.Side(name, dict(spec.ports))
+    return text, M.Side(name, dict(M.read_modules(text)[name].ports))
+
+
+def plan(unit, obligation: str = "auto", dut_verilog: str | None = None,
+         top: str | None = None, product: str = "auto") -> list[Proof]:
+    """The proofs :func:`prove` runs, without running them (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Unknown obligation or product mode, an obligation the unit does not have, or an external
+        DUT that cannot be read, has no such top module, or has other ports than the unit.
+    """
+    if obligation not in OBLIGATIONS:
+        raise ValueError(f"obligation={obligation!r} is invalid; valid: {', '.join(OBLIGATIONS)}")
+    if product not in ("auto", "full", "shared", "cut"):
+        raise ValueError(f"product={product!r} is invalid; valid: auto, full, shared, cut")
+    mac = unit.kind == "mac"
+    if obligation == "auto":
+        wanted = ["mac_step" if mac else "equiv"] + (["pipeline"] if unit.latency else [])
+        if dut_verilog is not None:
+            wanted = ["mac_step" if mac else "equiv"]
+    else:
+        wanted = [obligation]
+    if "pipeline" in wanted and unit.latency == 0:
+        raise ValueError(f"obligation 'pipeline' needs latency > 0; {unit.name} has latency 0")
+    if "mac_step" in wanted and not mac:
+        raise ValueError(f"obligation 'mac_step' is for mac units, not {unit.kind}")
+    if "equiv" in wanted and mac:
+        raise ValueError("a mac's equivalence obligation is 'mac_step'")
+    dut = _external(unit, dut_verilog, top) if dut_verilog is not None else None
+    proofs = []
+    for ob in wanted:
+        if ob == "equiv":
+            proofs.append(_equiv(unit, dut, product))
+        elif ob == "pipeline":
+            proofs.append(_pipeline(unit, dut))
+        else:
+            proofs.append(_mac_step(unit, dut))
+    return proofs
+
+
+def _external(unit, text: str, top: str | None) -> tuple[str, M.Side, bool]:
+    """(text, side, has acc_state) of an external DUT, after checking its ports against the unit's."""
+    modules = M.read_modules(text)
+    module = M.find_top(modules, top, preferred=unit.name)
+    expected = dict(unit.ports)
+    state = module.ports.get("acc_state")
+    extra = {"acc_state": state} if unit.kind == "mac" and state and state[0] == "out" else {}
+    M.check_ports(module, {**expected, **extra}, "the DUT's top module")
+    return text, M.Side(module.name, dict(module.ports)), bool(extra)
+
+
+def _cases(unit) -> tuple:
+    """Case conditions of a combinational proof (``(None,)``: one case, no split)."""
+    role = SPLIT_OPERAND.get(unit.kind)
+    if role is None or unit.fmt(role).nbits < SPLIT_MIN_WIDTH:
+        return (None,)
+    n = unit.fmt(role).nbits
+    s = min(SPLIT_BITS, n - 1)
+    field = f"{M.input_name(role)}[{n - 2}:{n - 1 - s}]"
+    return tuple(f"{field} == {s}'d{k}" for k in range(1 << s))
+
+
+def _cases_text(unit, cases) -> str:
+    if cases == (None,):
+        return ""
+    role = SPLIT_OPERAND[unit.kind]
+    return (f" (run as {len(cases)} cases of the top {len(cases).bit_length() - 1} bits of {role} "
+            f"below its sign, which together cover every input)")
+
+
+def _equiv(unit, dut, product: str) -> Proof:
+    data = _data_ports(unit)
+    mode = product
+    if mode == "auto":
+        mode = "shared" if _wide(unit) and dut is None else "full"
+    if mode in ("shared", "cut") and dut is not None:
+        raise ValueError(f"product={product!r} needs the unit's own Verilog (an external DUT has "
+                         f"no multiplier ports); use product='full'")
+    knob = "port" if mode in ("shared", "cut") else "internal"
+    ref_text, ref = _reference(unit, knob, False)
+    if dut is None:
+        dut_text, side = _own(unit, 0, product=knob)
+        latency = 0
+    else:
+        dut_text, side, _ = dut
+        latency = unit.latency
+    files = {"dut.v": dut_text, "ref.v": ref_text}
+    who = f"{side.module}" + (f" (latency {latency})" if latency else "")
+    if mode == "full":
+        scope = (f"complete: for every input ({_inputs_text(unit)}), y and flags of {who} equal "
+                 f"those of the reference datapath")
+    elif mode == "shared":
+        scope = f"{SHARED_SCOPE} (every input: {_inputs_text(unit)})"
+    else:
+        scope = ("decode and multiplier-operand equality proven; downstream datapath proven equal "
+                 "for every value of the integer product (cut: not only products); the integer "
+                 "multiplier itself is not compared")
+    if latency:
+        ref = replace(ref, delay=latency)
+        scope += (f", {latency} cycles later, whenever the {latency} preceding clock edges had rst "
+                  f"low (k-induction)")
+        return Proof("equiv", side, ref, files, data, settle=latency, reset="free", mode="prove",
+                     depth=latency + 1, scope=scope, spec=unit, dut_text=dut_text,
+                     dut_top=side.module)
+    cases = _cases(unit)
+    return Proof("equiv", side, ref, files, data, product=mode if mode != "full" else None,
+                 scope=scope + _cases_text(unit, cases), spec=_at_latency(unit, 0),
+                 dut_text=dut_text, dut_top=side.module if dut is not None else "", cases=cases)
+
+
+def _pipeline(unit, dut) -> Proof:
+    n = unit.latency
+    data = _data_ports(unit)
+    mac = unit.kind == "mac"
+    if dut is None:
+        dut_text, side = _own(unit, n, expose_state=mac)
+    else:
+        dut_text, side, state = dut
+        if mac and not state:
+            raise ValueError("the pipeline obligation of an external mac needs an acc_state output")
+    top = side.module if dut is not None else ""
+    comb_text, comb = _own(unit, 0, expose_state=mac, suffix="_comb")
+    files = {"dut.v": dut_text, "ref.v": comb_text}
+    comb = replace(comb, delay=n)
+    if mac:
+        scope = (f"from reset on, for every input sequence (rst included), acc_state, y and flags "
+                 f"of {side.module} equal those of its latency-0 version fed the same inputs "
+                 f"{n} cycles later (k-induction; in-flight products are dropped on rst)")
+        return Proof("pipeline", side, comb, files, data, ("y", "flags", "acc_state"),
+                     reset="first", mode="prove", depth=n + 2, scope=scope, spec=unit,
+                     dut_text=dut_text, dut_top=top)
+    scope = (f"for every input sequence, y and flags of {side.module} equal those of its latency-0 "
+             f"version {n} cycles later, whenever the {n} preceding clock edges had rst low "
+             f"(k-induction, rst a free input)")
+    return Proof("pipeline", side, comb, files, data, settle=n, reset="free", mode="prove",
+                 depth=n + 1, scope=scope, spec=unit, dut_text=dut_text, dut_top=top)
+
+
+def _mac_step(unit, dut) -> Proof:
+    data = _data_ports(unit)
+    if dut is None:
+        dut_text, side = _own(unit, 0, expose_state=True)
+        state, latency = True, 0
+    else:
+        dut_text, side, state = dut
+        latency = unit.latency
+    ref_text, ref = _reference(unit, "internal", state)
+    ref = replace(ref, delay=latency)
+    files = {"dut.v": dut_text, "ref.v": ref_text}
+    later = f", fed the same inputs {latency} cycles later" if latency else ""
+    if state:
+        scope = (f"from reset on, for every input sequence (a, b, in_valid, clear, rst"
+                 f"{', rand' if 'rand' in data else ''}), the accumulator state, y and flags of "
+                 f"{side.module} equal those of the reference mac{later} (induction)")
+        return Proof("mac_step", side, ref, files, data, ("y", "flags", "acc_state"),
+                     reset="first", mode="prove", depth=latency + 2, scope=scope,
+                     spec=_at_latency(unit, latency), dut_text=dut_text,
+                     dut_top=side.module if dut is not None else "")
+    scope = (f"bounded: for every input sequence of {MAC_BMC_DEPTH} cycles from reset, y and flags "
+             f"of {side.module} equal those of the reference mac{later} (BMC depth "
+             f"{MAC_BMC_DEPTH}; the DUT has no acc_state output, so its accumulator cannot be "
+             f"compared and nothing beyond {MAC_BMC_DEPTH} cycles is proven)")
+    return Proof("mac_step", side, ref, files, data, reset="first", mode="bmc",
+                 depth=MAC_BMC_DEPTH + latency, scope=scope, spec=unit, dut_text=dut_text,
+                 dut_top=side.module)
+
+
+# --- running -------------------------------------------------------------------------------------
+SCRIPT = ["read_verilog -sv dut.v", "read_verilog -sv ref.v",
+          "read_verilog -formal -sv miter.sv", f"prep -flatten -top {M.MITER}"]
+
+
+def _job(p: Proof, timeout: float, case: str | None = None) -> sby.Job:
+    text = M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
+                   reset=p.reset, case=case)
+    return sby.Job(p.obligation, {**p.files, "miter.sv": text}, list(SCRIPT), p.mode, p.depth,
+                   timeout)
+
+
+#: worst first: the status of a split proof is the worst status of its cases
+_SEVERITY = ("FAIL", "ERROR", "UNKNOWN", "PASS")
+
+
+def _run_cases(p: Proof, timeout: float, directory: Path, jobs: int) -> list[sby.JobRun]:
+    """Run every case of ``p`` (up to ``jobs`` at once) within ``timeout`` seconds in all; cases
+    not started after a FAIL or past the deadline are left out."""
+    deadline = time.monotonic() + timeout
+    stop = threading.Event()
+
+    def one(i_case):
+        i, case = i_case
+        left = deadline - time.monotonic()
+        if stop.is_set() or left <= 0:
+            return None
+        r = sby.run(_job(p, left, case), directory / f"case{i:03d}")
+        if r.status == "FAIL":
+            stop.set()
+        return r
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = list(pool.map(one, enumerate(p.cases)))
+    return runs
+
+
+def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
+              cex_dir: Path | None = None, jobs: int = 1) -> ProofResult:
+    """Run one planned proof (all its cases); on FAIL read and write its counterexample (into
+    ``cex_dir``)."""
+    directory = sby.work_dir(f"{p.obligation}-{p.dut.module}"[:80])
+    t0 = time.perf_counter()
+    try:
+        runs = _run_cases(p, timeout, directory, jobs)
+        seconds = time.perf_counter() - t0
+        done = [r for r in runs if r is not None]
+        status = min((r.status for r in done), key=_SEVERITY.index, default="UNKNOWN")
+        if status == "PASS" and len(done) < len(runs):
+            status = "UNKNOWN"
+        worst = next(r for r in done if r.status == status) if done else None
+        detail = worst.detail if worst is not None else ""
+        if status == "UNKNOWN" and len(done) < len(runs):
+            detail = (f"{len(runs) - len(done)} of {len(runs)} cases did not start within the "
+                      f"timeout of {timeout:.0f} s")
+        cex = None
+        if status == "FAIL":
+            cex = read_counterexample(worst, p)
+            if cex is not None:
+                cex.write_replay(cex_dir)
+            else:
+                detail = "sby reported FAIL but wrote no readable trace"
+        log = worst.log_path if keep and worst is not None else None
+        return ProofResult(p.obligation, status, seconds, p.scope, cex, log, p.dut.module, detail)
+    finally:
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def prove(unit, *, obligation: str = "auto", dut_verilog: str | None = None,
+          top: str | None = None, timeout: float = TIMEOUT, keep: bool = False,
+          product: str = "auto", cex_dir: str | Path | None = None,
+          jobs: int = 1) -> list[ProofResult]:
+    """Prove ``unit`` (or the external Verilog ``dut_verilog``) against its reference.
+
+    Parameters
+    ----------
+    unit : mpmac.Unit
+    obligation : {"auto", "equiv", "pipeline", "mac_step"}
+        See the module docstring.
+    dut_verilog : str, optional
+        Verilog text of an external implementation with the unit's ports (top module ``top``, else
+        one named ``unit.name``, else the file's only top module), checked instead of the unit's
+        own Verilog.
+    top : str, optional
+    timeout : float
+        Solver time limit per proof in seconds; a proof that does not finish is UNKNOWN.
+    keep : bool
+        Keep the sby job directories (under ``<build root>/formal``); ``log_path`` then points there.
+    product : {"auto", "full", "shared", "cut"}
+        How ``equiv`` treats the significand multiplier: ``auto`` is ``full`` (complete) for
+        operands of at most :data:`FULL_PROOF_BITS` bits and ``shared`` for wider multiplying units.
+    cex_dir : path, optional
+        Where a counterexample's replay test is written (default
+        ``<build root>/counterexamples/<unit>-<obligation>``).
+    jobs : int
+        Cases of a split proof run at once (each is one sby process).
+
+    Returns
+    -------
+    list of ProofResult, one per obligation.
+
+    Raises
+    ------
+    ValueError
+        See :func:`plan`.
+    mpmac.formal.sby.ToolError
+        The formal toolchain is not installed.
+    """
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout={timeout!r} is invalid: it must be a number of seconds > 0")
+    sby.tool_paths()
+    proofs = plan(unit, obligation, dut_verilog, top, product)
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r} is invalid: it must be an int >= 1")
+    return [run_proof(p, timeout=timeout, keep=keep, jobs=jobs,
+                      cex_dir=Path(cex_dir) if cex_dir is not None else None) for p in proofs]
