@@ -252,7 +252,7 @@ RESETS = ("none", "free", "low", "first")
 
 
 def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: str | None = None,
-          settle: int = 0, reset: str = "none", case: str | None = None) -> str:
+          settle: int = 0, reset: str = "none") -> str:
     """Verilog of a miter module :data:`MITER` asserting that ``dut`` and ``ref`` agree.
 
     Parameters
@@ -273,9 +273,6 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
         ``none``: no clock (combinational miter); ``free``: ``rst`` is a free input; ``low``: ``rst``
         is tied low; ``first``: ``rst`` is free but assumed high in the first cycle, and the
         assertions apply only after an ``rst`` edge (units whose state starts at reset).
-    case : str, optional
-        A Verilog condition over the free inputs assumed to hold: one case of a case split of a
-        combinational miter (the cases of a split must cover every input together).
 
     Raises
     ------
@@ -309,11 +306,6 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
     body += _instance("dut", dut, data, product, rst)
     body += _instance("ref", ref, data, product, rst)
     body += _gate(settle, reset)
-    if case is not None:
-        if clocked:
-            # an always-assumption would hold the case over a whole trace: not a partition of traces
-            raise ValueError("case splits are for combinational miters only")
-        body.append(f"  always @* assume ({case});")
     body.append("  always @* if (check) begin")
     body += [f"    assert (dut_{n} == ref_{n});" for n, _ in outputs]
     body += ["  end", "endmodule", ""]

