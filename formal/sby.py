@@ -221,6 +221,10 @@ def run(job: Job, directory: Path) -> JobRun:
                              f"killed; {str(e.stdout or '')[-2000:]}")
     seconds = time.perf_counter() - t0
     status_file = workdir / "status"
+    if not status_file.exists() and ("Reached TIMEOUT" in output or seconds >= job.timeout):
+        # sby itself can crash when its timeout strikes before the model exists
+        return JobRun("UNKNOWN", seconds, workdir, timed_out=True,
+                      detail=f"the timeout of {job.timeout:.0f} s struck before the solver finished")
     if not status_file.exists():
         return JobRun("ERROR", seconds, workdir,
                       detail="sby wrote no status file; its output:\n" + output[-3000:])
