@@ -331,13 +331,15 @@ def _pipeline(unit, dut) -> Proof:
 
 def _mac_step(unit, dut) -> Proof:
     data = _data_ports(unit)
+    shared = dut is None and _wide(unit)
+    knob = "port" if shared else "internal"
     if dut is None:
-        dut_text, side = _own(unit, 0, expose_state=True)
+        dut_text, side = _own(unit, 0, product=knob, expose_state=True)
         state, latency = True, 0
     else:
         dut_text, side, state = dut
         latency = unit.latency
-    ref_text, ref = _reference(unit, "internal", state)
+    ref_text, ref = _reference(unit, knob, state)
     ref = replace(ref, delay=latency)
     files = {"dut.v": dut_text, "ref.v": ref_text}
     later = f", fed the same inputs {latency} cycles later" if latency else ""
@@ -345,7 +347,10 @@ def _mac_step(unit, dut) -> Proof:
         scope = (f"from reset on, for every input sequence (a, b, in_valid, clear, rst"
                  f"{', rand' if 'rand' in data else ''}), the accumulator state, y and flags of "
                  f"{side.module} equal those of the reference mac{later} (induction)")
+        if shared:
+            scope = f"{SHARED_SCOPE}; {scope}"
         return Proof("mac_step", side, ref, files, data, ("y", "flags", "acc_state"),
+                     product="shared" if shared else None,
                      reset="first", mode="prove", depth=latency + 2, scope=scope,
                      spec=_at_latency(unit, latency), dut_text=dut_text,
                      dut_top=side.module if dut is not None else "")
