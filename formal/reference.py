@@ -290,9 +290,13 @@ def round_shift(m, ctx, name: str, mag, shift, sign, rand, width: int):
     return rounded, inexact
 
 
-def round_float(m, fmt, ctx, x: Exact, rand, name: str, ew: int):
-    """Round an exact value into a float format. Returns (bits, flags) of the finite path and the
-    codes the specials need; see :func:`round_to`."""
+def round_float(m, fmt, ctx, x: Exact, rand, name: str, ew: int) -> dict:
+    """Round the finite magnitude of ``x`` into a float format (golden/core.round_float).
+
+    Returns a dict of signals: ``magnitude`` (the encoding without sign, valid unless flushed or
+    overflowed), ``inexact``, ``tiny`` (per the context's tininess rule), ``overflow`` (beyond the
+    largest finite value) and ``flush`` (tiny in a format without subnormals).
+    """
     p, mb = fmt.precision, fmt.man_bits
     pad = p - 1  # the quantum never sits more than p-1 bits below the register's LSB
     mag = Cat(Const(0, pad), x.mag)
