@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import resource
 import shutil
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,6 +48,9 @@ SPLIT_OPERAND = {"fma": "c", "add": "b"}
 
 #: bits below the sign that a split fixes (2^SPLIT_BITS cases), and the narrowest operand split
 SPLIT_BITS, SPLIT_MIN_WIDTH = 4, 8
+
+#: seconds after which a case is split in two on the next bit instead of waited for
+CASE_PATIENCE = 30
 
 #: default solver timeout per proof, seconds
 TIMEOUT = 600
@@ -83,7 +86,7 @@ class ProofResult:
         CPU time of the tools (sby, Yosys, smtbmc, the solver) over all cases: less sensitive to
         the machine's load than ``seconds``.
     cases : int
-        sby runs the proof was split into.
+        Cases the proof finished (1 unless split; a slow case counts as its two halves).
     """
 
     obligation: str
@@ -236,6 +239,12 @@ class Case:
     lo: int
     value: int
 
+    def halves(self) -> tuple | None:
+        """The two cases one more bit of the operand splits this one into (None: no bit left)."""
+        if self.lo == 0:
+            return None
+        return tuple(Case(self.port, self.hi, self.lo - 1, 2 * self.value + b) for b in (0, 1))
+
     def smtc(self) -> str:
         """The case as an smtbmc constraints file (an assumption in every step)."""
         bits = f"{self.value:0{self.hi - self.lo + 1}b}"
@@ -257,8 +266,8 @@ def _cases_text(unit, cases) -> str:
     if cases == (None,):
         return ""
     role = SPLIT_OPERAND[unit.kind]
-    return (f" (run as {len(cases)} cases of the top {len(cases).bit_length() - 1} bits of {role} "
-            f"below its sign, which together cover every input)")
+    return (f" (run as cases of the top {len(cases).bit_length() - 1} or more bits of {role} below "
+            f"its sign, which together cover every input)")
 
 
 def _equiv(unit, dut, product: str) -> Proof:
@@ -384,28 +393,42 @@ def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
 _SEVERITY = ("FAIL", "ERROR", "UNKNOWN", "PASS")
 
 
-def _run_cases(p: Proof, timeout: float, directory: Path, jobs: int) -> list[sby.JobRun]:
-    """Run every case of ``p`` (up to ``jobs`` at once) within ``timeout`` seconds in all; cases
-    not started after a FAIL or past the deadline are left out."""
+def _run_cases(p: Proof, timeout: float, directory: Path, jobs: int) -> list:
+    """Run the cases of ``p`` within ``timeout`` seconds in all, up to ``jobs`` at once.
+
+    The first case runs through sby, which also generates the model; the others rerun smtbmc on
+    that model. A case still open after :data:`CASE_PATIENCE` seconds is split in two on the next
+    bit of its operand (the halves cover it). Returns the finished runs, then ``None`` if some
+    case was left open (a FAIL stops the rest, and so does the deadline).
+    """
     deadline = time.monotonic() + timeout
     first = sby.run(_job(p, timeout, p.cases[0]), directory / "case000")
-    if len(p.cases) == 1 or first.status != "PASS":
-        return [first] + [None] * (len(p.cases) - 1)
-    stop = threading.Event()
-
-    def one(i_case):
-        i, case = i_case
-        left = deadline - time.monotonic()
-        if stop.is_set() or left <= 0:
-            return None
-        r = sby.rerun(first, p.depth, case.smtc(), directory / f"case{i:03d}", left)
-        if r.status == "FAIL":
-            stop.set()
-        return r
-
+    runs = [first]
+    queue = deque(p.cases[1:])
+    if not queue or first.status != "PASS":
+        return runs + ([None] if queue else [])
+    pending, count = {}, 1
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        runs = list(pool.map(one, enumerate(p.cases[1:], 1)))
-    return [first] + runs
+        while queue or pending:
+            left = deadline - time.monotonic()
+            while queue and len(pending) < jobs and left > 0:
+                case = queue.popleft()
+                limit = left if case.halves() is None else min(CASE_PATIENCE, left)
+                pending[pool.submit(sby.rerun, first, p.depth, case.smtc(),
+                                    directory / f"case{count:03d}", limit)] = case
+                count += 1
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                case, r = pending.pop(future), future.result()
+                if r.timed_out and case.halves() and deadline > time.monotonic():
+                    queue.extend(case.halves())
+                    continue
+                runs.append(r)
+                if r.status == "FAIL":
+                    queue.clear()
+    return runs + ([None] if queue or any(r.status == "FAIL" for r in runs) else [])
 
 
 def _children_cpu() -> float:
@@ -427,11 +450,12 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
         status = min((r.status for r in done), key=_SEVERITY.index, default="UNKNOWN")
         if status == "PASS" and len(done) < len(runs):
             status = "UNKNOWN"
-        worst = next(r for r in done if r.status == status) if done else None
+        worst = next((r for r in done if r.status == status), None)
         detail = worst.detail if worst is not None else ""
-        if status == "UNKNOWN" and len(done) < len(runs):
-            detail = (f"{len(runs) - len(done)} of {len(runs)} cases did not start within the "
-                      f"timeout of {timeout:.0f} s")
+        if status == "UNKNOWN" and (not detail or any(r.timed_out for r in done)):
+            detail = (f"the solver did not finish within the timeout of {timeout:.0f} s"
+                      + (f" ({sum(r.status == 'PASS' for r in done)} cases passed)"
+                         if len(p.cases) > 1 else ""))
         cex = None
         if status == "FAIL":
             cex = read_counterexample(worst, p)
@@ -441,7 +465,7 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
                 detail = "sby reported FAIL but wrote no readable trace"
         log = worst.log_path if keep and worst is not None else None
         return ProofResult(p.obligation, status, seconds, p.scope, cex, log, p.dut.module, detail,
-                           _children_cpu() - cpu0, len(p.cases))
+                           _children_cpu() - cpu0, len(done))
     finally:
         if not keep:
             shutil.rmtree(directory, ignore_errors=True)

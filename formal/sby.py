@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,25 @@ def _unknown_detail(directory: Path) -> str:
     return "\n".join(lines[-4:])
 
 
+def _call(cmd: list, cwd: Path, timeout: float) -> tuple[int | None, str]:
+    """Run ``cmd`` in a process group of its own; on timeout kill the whole group (the solver is
+    a grandchild that would otherwise live on) and return (None, output so far)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return None, out or ""
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+
+
 def run(job: Job, directory: Path) -> JobRun:
     """Write ``job`` into ``directory`` (created) and run sby there; never raises for a failed
     proof, only :class:`ToolError` for a missing tool.
@@ -210,16 +230,12 @@ def run(job: Job, directory: Path) -> JobRun:
     cmd += ["-f", sby_file.name]
     workdir = directory / job.name
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=directory, env=_env(), capture_output=True, text=True,
-                              timeout=job.timeout + GRACE, stdin=subprocess.DEVNULL)
-        output = proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as e:
-        seconds = time.perf_counter() - t0
+    returncode, output = _call(cmd, directory, job.timeout + GRACE)
+    seconds = time.perf_counter() - t0
+    if returncode is None:
         return JobRun("UNKNOWN", seconds, workdir, timed_out=True,
                       detail=f"sby did not finish within {job.timeout + GRACE:.0f} s and was "
-                             f"killed; {str(e.stdout or '')[-2000:]}")
-    seconds = time.perf_counter() - t0
+                             f"killed; {output[-2000:]}")
     status_file = workdir / "status"
     if not status_file.exists() and ("Reached TIMEOUT" in output or seconds >= job.timeout):
         # sby itself can crash when its timeout strikes before the model exists
@@ -257,14 +273,11 @@ def rerun(done: JobRun, depth: int, smtc: str, directory: Path, timeout: float) 
            "--smtc", SMTC, "--dump-yw", "engine_0/trace.yw", "--dump-vcd", "engine_0/trace.vcd",
            str(model)]
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=directory, env=_env(), capture_output=True, text=True,
-                              timeout=max(1.0, timeout), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return JobRun("UNKNOWN", time.perf_counter() - t0, directory, timed_out=True,
-                      detail=f"the solver did not finish within the timeout of {timeout:.0f} s")
+    returncode, out = _call(cmd, directory, max(1.0, timeout))
     seconds = time.perf_counter() - t0
-    out = proc.stdout + proc.stderr
+    if returncode is None:
+        return JobRun("UNKNOWN", seconds, directory, timed_out=True,
+                      detail=f"the solver did not finish within the timeout of {timeout:.0f} s")
     (directory / "logfile.txt").write_text(" ".join(cmd) + "\n" + out)
     if "Status: PASSED" in out:
         return JobRun("PASS", seconds, directory)

@@ -117,7 +117,7 @@ def test_fault_in_a_later_case_of_a_split_proof(tmp_path):
     u = mpmac.unit("add", a="posit8_0")
     bad = flip_output_bit(u, "y", 0, when="b[3] & a[0]")  # b[6:3] != 0: not the first case
     (r,) = formal.prove(u, dut_verilog=bad, cex_dir=tmp_path)
-    assert r.status == "FAIL" and r.cases == 16
+    assert r.status == "FAIL" and r.cases > 1  # the first case passed
     cex = r.counterexample
     assert cex.steps[0]["b"] >> 3 & 1 and cex.steps[0]["a"] & 1
     assert cex.dut["y"] ^ cex.golden()["y"] == 1
