@@ -24,7 +24,7 @@ import shutil
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import miter as M
@@ -232,24 +232,31 @@ def _external(unit, text: str, top: str | None) -> tuple[str, M.Side, bool]:
 
 @dataclass(frozen=True)
 class Case:
-    """One case of a split combinational proof: input ``port``'s bits ``hi..lo`` equal ``value``."""
+    """One case of a split combinational proof: bits ``hi..lo`` of the miter's input ``signal``
+    equal ``value``. (Only combinational: in a sequential proof a condition on every step would not
+    partition the traces.)"""
 
-    port: str
+    signal: str
     hi: int
     lo: int
     value: int
 
     def halves(self) -> tuple | None:
-        """The two cases one more bit of the operand splits this one into (None: no bit left)."""
+        """The two cases one more bit splits this one into (None: no bit left)."""
         if self.lo == 0:
             return None
-        return tuple(Case(self.port, self.hi, self.lo - 1, 2 * self.value + b) for b in (0, 1))
+        return tuple(replace(self, lo=self.lo - 1, value=2 * self.value + b) for b in (0, 1))
 
     def smtc(self) -> str:
-        """The case as an smtbmc constraints file (an assumption in every step)."""
+        """The case as an smtbmc constraints file."""
         bits = f"{self.value:0{self.hi - self.lo + 1}b}"
-        return (f"always\nassume (= ((_ extract {self.hi} {self.lo}) [{M.input_name(self.port)}]) "
-                f"#b{bits})\n")
+        return f"always\nassume (= ((_ extract {self.hi} {self.lo}) [{self.signal}]) #b{bits})\n"
+
+
+def _top_bits(signal: str, top: int) -> tuple:
+    """Cases over the SPLIT_BITS bits below bit ``top`` (a sign bit) of ``signal``."""
+    s = min(SPLIT_BITS, top)
+    return tuple(Case(signal, top - 1, top - s, k) for k in range(1 << s))
 
 
 def _cases(unit) -> tuple:
@@ -257,17 +264,14 @@ def _cases(unit) -> tuple:
     role = SPLIT_OPERAND.get(unit.kind)
     if role is None or unit.fmt(role).nbits < SPLIT_MIN_WIDTH:
         return (None,)
-    n = unit.fmt(role).nbits
-    s = min(SPLIT_BITS, n - 1)
-    return tuple(Case(role, n - 2, n - 1 - s, k) for k in range(1 << s))
+    return _top_bits(M.input_name(role), unit.fmt(role).nbits - 1)
 
 
 def _cases_text(unit, cases) -> str:
     if cases == (None,):
         return ""
-    role = SPLIT_OPERAND[unit.kind]
-    return (f" (run as cases of the top {len(cases).bit_length() - 1} or more bits of {role} below "
-            f"its sign, which together cover every input)")
+    return (f" (run as cases of the top {len(cases).bit_length() - 1} or more bits of "
+            f"{SPLIT_OPERAND[unit.kind]} below its sign, which together cover every input)")
 
 
 def _equiv(unit, dut, product: str) -> Proof:

@@ -39,7 +39,7 @@ PROOFS = [
     ("add", dict(a="posit8_0"), "equiv"),
     ("fma", dict(a="e4m3", b="e4m3", c="bf16", out="bf16"), "equiv"),
     ("fma", dict(a="e4m3", latency=2), "pipeline"),
-    ("mac", dict(a="e4m3", acc="fp16"), "mac_step"),
+    ("mac", dict(a="e4m3", acc="kulisch"), "mac_step"),
 ]
 
 
