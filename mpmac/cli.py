@@ -659,7 +659,7 @@ def _verify_formal(console, u, dut_text, top, obligation, product, timeout, keep
         sys.exit(3)
     for r in results:
         console.print(f"{r.obligation}: {r.status} in {r.seconds:.1f} s ({r.unit})")
-        console.print(f"  proves: {r.scope}")
+        console.print(f"  {'proves' if r.ok else 'checks'}: {r.scope}")
         if r.detail:
             console.print("  " + r.detail.replace("\n", "\n  "))
         if r.counterexample is not None:

@@ -193,6 +193,8 @@ def test_dut_corrupted_netlist_verdict_agrees_with_exhaustive_simulation(tmp_pat
                        verilog=wrapper(u, bad, "netlist_top", {}))
     assert r_sim.checked == 1 << 16
     (r,) = formal.prove(u, dut_verilog=bad, top="netlist_top", cex_dir=tmp_path / "cex")
+    print(f"[formal] corrupted netlist {seed}: {r_sim.mismatches} mismatches in simulation, "
+          f"proof {r.status}")
     assert r.status == ("FAIL" if r_sim.mismatches else "PASS")
     if r.status == "FAIL":
         assert r.counterexample.replay().mismatches == 1
