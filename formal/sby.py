@@ -191,9 +191,39 @@ def _unknown_detail(directory: Path) -> str:
     return "\n".join(lines[-4:])
 
 
+def _descendants(pid: int) -> list[int]:
+    """Process ids below ``pid`` (from /proc; sby starts each tool in a process group of its own,
+    so killing one group is not enough)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # the command name in parentheses may hold spaces: the ppid follows its closing paren
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(proc: subprocess.Popen):
+    for pid in [proc.pid] + _descendants(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
 def _call(cmd: list, cwd: Path, timeout: float) -> tuple[int | None, str]:
-    """Run ``cmd`` in a process group of its own; on timeout kill the whole group (the solver is
-    a grandchild that would otherwise live on) and return (None, output so far)."""
+    """Run ``cmd``; on timeout kill it with every process below it (the solver is a grandchild
+    that would otherwise live on) and return (None, output so far)."""
     proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                             start_new_session=True)
@@ -201,12 +231,10 @@ def _call(cmd: list, cwd: Path, timeout: float) -> tuple[int | None, str]:
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        return None, out or ""
+        _kill_tree(proc)
+        return None, proc.stdout.read() if proc.stdout else ""
     except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_tree(proc)
         raise
 
 
