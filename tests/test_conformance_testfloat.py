@@ -19,25 +19,8 @@ import mpmac
 
 import testfloat as tf
 
-_MISSING = "<conformance vectors missing>"
-
-
-def _discover():
-    d = tf.testfloat_dir()
-    try:
-        files = tf.list_vector_files(d)
-    except OSError:
-        files = []
-    return files or [_MISSING]
-
-
-FILES = _discover()
-
-
-def _fail_if_missing(path):
-    if path == _MISSING:
-        pytest.fail(f"TestFloat conformance vectors not found in {tf.testfloat_dir()} (no *.tv/*.tv.gz "
-                    f"files): set {tf.ENV_VAR} to the conformance directory (the one holding testfloat/)")
+FILES = tf.discover_files()
+_fail_if_missing = tf.fail_if_missing
 
 
 def test_every_file_name_parses():

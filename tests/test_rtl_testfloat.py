@@ -26,28 +26,8 @@ from mpmac.sim.plan import Plan, code_text, flags_text
 
 import testfloat as tf
 
-_MISSING = "<conformance vectors missing>"
-
-#: deepest pipeline per unit kind (checked by test_max_latencies)
-MAX_LATENCY = {"mul": 3, "add": 3, "fma": 4, "convert": 2}
-
-
-def _discover():
-    d = tf.testfloat_dir()
-    try:
-        files = tf.list_vector_files(d)
-    except OSError:
-        files = []
-    return files or [_MISSING]
-
-
-FILES = _discover()
-
-
-def _fail_if_missing(path):
-    if path == _MISSING:
-        pytest.fail(f"TestFloat conformance vectors not found in {tf.testfloat_dir()} (no *.tv/*.tv.gz "
-                    f"files): set {tf.ENV_VAR} to the conformance directory (the one holding testfloat/)")
+FILES = tf.discover_files()
+_fail_if_missing = tf.fail_if_missing
 
 
 def _ids(p):

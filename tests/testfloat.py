@@ -171,3 +171,24 @@ def is_nan(fmt_name: str, bits) -> np.ndarray:
             man = bits & np.uint64((1 << mb) - 1)
             return (exp == np.uint64((1 << eb) - 1)) & (man != 0)
     raise ValueError(f"is_nan: unknown IEEE format {fmt_name!r}")
+
+
+#: stands in for the vector files when none are found, so the parametrized tests fail instead of vanishing
+MISSING = "<conformance vectors missing>"
+
+
+def discover_files() -> list:
+    """The vector files, or ``[MISSING]`` (a test then fails through :func:`fail_if_missing`)."""
+    try:
+        files = list_vector_files(testfloat_dir())
+    except OSError:
+        files = []
+    return files or [MISSING]
+
+
+def fail_if_missing(path):
+    """Fail the calling test when ``path`` is the MISSING placeholder."""
+    import pytest
+    if path == MISSING:
+        pytest.fail(f"TestFloat conformance vectors not found in {testfloat_dir()} (no *.tv/*.tv.gz "
+                    f"files): set {ENV_VAR} to the conformance directory (the one holding testfloat/)")
