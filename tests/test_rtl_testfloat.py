@@ -29,6 +29,9 @@ import testfloat as tf
 FILES = tf.discover_files()
 _fail_if_missing = tf.fail_if_missing
 
+#: deepest pipeline per unit kind (checked by test_max_latencies)
+MAX_LATENCY = {"mul": 3, "add": 3, "fma": 4, "convert": 2}
+
 
 def _ids(p):
     return p if isinstance(p, str) else p.name.split(".tv")[0]
