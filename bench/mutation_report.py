@@ -9,7 +9,7 @@ interrupted run resumes). Exit status as ``mpmac mutate``: 0 when every survivor
 equivalent, 1 otherwise.
 
     .venv/bin/python bench/mutation_report.py                      # 4 x 52 mutants, 2 processes
-    .venv/bin/python bench/mutation_report.py --count 10 --json /tmp/mutants.json
+    .venv/bin/python bench/mutation_report.py --count 10 --json /tmp/mutants.json --markdown /tmp/m.md
 """
 
 from __future__ import annotations
@@ -32,6 +32,24 @@ UNITS = (
 )
 
 
+def markdown(data: dict) -> str:
+    """Markdown tables of a report's JSON (:meth:`mpmac.formal.mutate.Report.to_json`): one row
+    per unit, then the matrix by operator over all units."""
+    cols = mm.COLUMNS
+    head = "| {} | {} |\n| --- |{}\n".format
+    out = [head("unit", " | ".join(cols.values()), " ---: |" * len(cols))]
+    for u in data["units"]:
+        t = u["matrix"]["total"]
+        out.append(f"| {u['name']} ({u['seconds']:.0f} s) | "
+                   + " | ".join(str(t[c]) for c in cols) + " |\n")
+    t = data["matrix"]["total"]
+    out.append("| **total** | " + " | ".join(f"**{t[c]}**" for c in cols) + " |\n\n")
+    out.append(head("operator", " | ".join(cols.values()), " ---: |" * len(cols)))
+    for op, row in data["matrix"]["rows"].items():
+        out.append(f"| {op} | " + " | ".join(str(row[c]) for c in cols) + " |\n")
+    return "".join(out)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--count", type=int, default=52, help="mutants per unit (default 52)")
@@ -41,6 +59,7 @@ def main(argv=None) -> int:
                    help="random vectors / mac cycles where not exhaustive (default 10000)")
     p.add_argument("--timeout", type=float, default=300, help="seconds per proof (default 300)")
     p.add_argument("--json", help="write the whole report (every mutant's outcome) as JSON")
+    p.add_argument("--markdown", help="write the matrices as Markdown tables (docs/mutation.md)")
     args = p.parse_args(argv)
     console = _console()
     units = [mpmac.unit(kind, **params) for kind, params in UNITS]
@@ -53,6 +72,9 @@ def main(argv=None) -> int:
     for u in report.units:
         console.print(mm.matrix_table(u["matrix"], title=u["name"]))
     mm.print_report(report, console, args.json)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown(report.to_json()))
     console.print(f"wall time {time.perf_counter() - t0:.0f} s")
     return report.exit_code
 
