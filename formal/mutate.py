@@ -675,6 +675,9 @@ def _prove_reference(unit, text: str, timeout: float, cex_dir: Path) -> dict:
             "results": [_result_dict(r) for r in results]}
 
 
+#: version of :func:`prove_same_as_original`, part of its cache key
+ORIGINAL_CHECK = 2
+
 #: cycles the bounded search for a real difference of a sequential mutant looks beyond its latency
 SEARCH_CYCLES = 8
 
@@ -717,13 +720,12 @@ def _correspondence(unit, text: str, timeout: float):
     value: each register of the top module is cut into a free input (its value) and an output (its
     next value), matched by name between the two."""
     gold, gate = unit.name, f"{unit.name}_orig"
-    regs = registers(text, gold)
     cut = []
-    if regs:
-        names = " ".join(f"{m}/{r}" for m in (gold, gate) for r in regs)
-        # the cut registers keep their init attributes, which would pin step 0 to the initial
-        # state: every register value must be free here
-        cut = [f"expose -evert-dff {names}", "setattr -unset init"]
+    if registers(text, gold):
+        # selecting the flip-flop cells (not wires) names each cut after its register, also for
+        # a register that is an output port; the cut registers keep their init attributes, which
+        # would pin step 0 to the initial state: every register value must be free here
+        cut = [f"expose -evert-dff {gold}/t:$dff {gate}/t:$dff", "setattr -unset init"]
     tail = ["setattr -mod -unset top", "proc", *cut, f"flatten {gold} {gate}",
             f"miter -equiv -flatten -make_assert {gold} {gate} mutant_miter",
             "hierarchy -top mutant_miter", "opt -fast"]
@@ -818,7 +820,7 @@ def evaluate(unit, mutant: Mutant, *, sim: str = "icarus", vectors: int = 10_000
         # to the reference); the check against the original then only looks for a contradiction
         search = f.get("status") != "PASS"
         outcome.original = step(
-            f"original:{timeout}:{search}:{_source_stamp('formal', 'rtl')}",
+            f"original{ORIGINAL_CHECK}:{timeout}:{search}:{_source_stamp('formal', 'rtl')}",
             lambda: prove_same_as_original(unit, mutant.text, timeout=timeout, search=search))
     return outcome
 
@@ -1008,3 +1010,4 @@ def print_report(report: Report, console, json_path=None) -> None:
     if json_path:
         Path(json_path).write_text(json.dumps(report.to_json(), indent=1, default=str))
         console.print(f"wrote {json_path}")
+
