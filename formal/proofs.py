@@ -378,19 +378,20 @@ def _mac_step(unit, dut) -> Proof:
 
 # --- running -------------------------------------------------------------------------------------
 SCRIPT = ["read_verilog -sv dut.v", "read_verilog -sv ref.v",
-          "read_verilog -formal -sv miter.sv", f"prep -flatten -top {M.MITER}",
-          # ABC's SAT sweeping (fraig) merges the nodes it proves equal across the two sides: a few
-          # seconds once per model, then every case solves several times faster (docs/formal.md);
-          # the compared outputs are kept so that a counterexample trace still shows them
-          "setattr -set keep 1 w:dut_* w:ref_*", "techmap", "opt -fast",
-          "abc -script +strash;fraig;map", "opt_clean"]
+          "read_verilog -formal -sv miter.sv", f"prep -flatten -top {M.MITER}"]
+
+#: ABC's SAT sweeping (fraig) merges the nodes it proves equal across the two sides: a few seconds
+#: once per model, then every case solves several times faster (docs/formal.md); the compared
+#: outputs are kept so that a counterexample trace still shows them
+FRAIG = ["setattr -set keep 1 w:dut_* w:ref_*", "techmap", "opt -fast",
+         "abc -script +strash;fraig;map", "opt_clean"]
 
 
 def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
     text = M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
                    reset=p.reset)
-    return sby.Job(p.obligation, {**p.files, "miter.sv": text}, list(SCRIPT), p.mode, p.depth,
-                   timeout, case.smtc() if case is not None else None)
+    return sby.Job(p.obligation, {**p.files, "miter.sv": text}, SCRIPT + FRAIG,
+                   p.mode, p.depth, timeout, case.smtc() if case is not None else None)
 
 
 #: worst first: the status of a split proof is the worst status of its cases
