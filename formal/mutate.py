@@ -33,8 +33,8 @@ Per mutant, :func:`evaluate` runs
   formal if a proof FAILs;
 * for a mutant neither kills: a proof that the mutant equals the original unit
   (:func:`prove_same_as_original`, register correspondence, then a bounded search for clocked
-  units). PASS shows the survivor equivalent; FAIL (a real differing input or trace) makes it a
-  verification gap.
+  units, then for a small mac a proof under its reachable states, :mod:`.invariant`). PASS shows
+  the survivor equivalent; FAIL (a real differing input or trace) makes it a verification gap.
 
 Results are cached per mutant (hash of its text) under ``<build root>/mutants``, keyed also by a
 stamp of the sim/ and formal/ sources, so an interrupted run resumes where it stopped.
@@ -675,8 +675,13 @@ def _prove_reference(unit, text: str, timeout: float, cex_dir: Path) -> dict:
             "results": [_result_dict(r) for r in results]}
 
 
-#: version of :func:`prove_same_as_original`, part of its cache key
-ORIGINAL_CHECK = 2
+#: version of :func:`prove_same_as_original`, part of its cache key (3: the proof under the
+#: reachable-state invariant for small macs)
+ORIGINAL_CHECK = 3
+
+#: k-induction depth of the proof under the reachable-state invariant (the invariant fixes the
+#: whole state, so one step closes it)
+INVARIANT_DEPTH = 1
 
 #: cycles the bounded search for a real difference of a sequential mutant looks beyond its latency
 SEARCH_CYCLES = 8
@@ -732,10 +737,16 @@ def _correspondence(unit, text: str, timeout: float):
     return _original_job(unit, text, "mutant_correspondence", tail, "prove", 1, timeout)
 
 
-def _side_by_side(unit, gold: str, gate: str) -> str:
-    """Verilog of a module ``mutant_search`` feeding the same inputs to ``gold`` and ``gate`` and
-    asserting that their outputs agree in every cycle."""
-    ports = unit.ports
+def _side_by_side(unit, gold: str, gate: str, *, name: str = "mutant_search", extra_outs=None,
+                  extra=()) -> str:
+    """Verilog of a module ``name`` feeding the same inputs to ``gold`` and ``gate`` and
+    asserting that their outputs agree in every cycle.
+
+    ``extra_outs`` (name -> width) are further outputs of both modules to connect and compare (not
+    in ``unit.ports``, e.g. a mac's ``acc_state``); ``extra`` are Verilog lines added to the module
+    body (they can read ``gold_<output>`` and ``gate_<output>``)."""
+    ports = dict(unit.ports)
+    ports.update({p: ("out", w) for p, w in (extra_outs or {}).items()})
 
     def esc(n):
         return f"\\{n} "
@@ -745,12 +756,13 @@ def _side_by_side(unit, gold: str, gate: str) -> str:
 
     ins = [p for p, (d, _) in ports.items() if d == "in"]
     outs = [p for p, (d, _) in ports.items() if d == "out"]
-    lines = [f"module mutant_search({', '.join(esc(p) for p in ins)});"]
+    lines = [f"module {name}({', '.join(esc(p) for p in ins)});"]
     lines += [f"  input {rng(ports[p][1])}{esc(p)};" for p in ins]
     for role, module in (("gold", gold), ("gate", gate)):
         lines += [f"  wire {rng(ports[p][1])}{role}_{p};" for p in outs]
         conns = [f".{esc(p)}({esc(p)})" for p in ins] + [f".{esc(p)}({role}_{p})" for p in outs]
         lines.append(f"  {esc(module)}{role} ({', '.join(conns)});")
+    lines += list(extra)
     lines.append("  always @* begin")
     lines += [f"    assert (gold_{p} == gate_{p});" for p in outs]
     lines += ["  end", "endmodule", ""]
@@ -764,6 +776,39 @@ def _bounded_search(unit, text: str, depth: int, timeout: float):
                          depth, timeout, extra={"search.v": m})
 
 
+def _invariant_proof(unit, text: str, timeout: float, states=None):
+    """k-induction of mutant and original side by side under the original's reachable states.
+
+    The miter (module ``mutant_invariant``) asserts in every cycle that (a) the outputs of the
+    mutant and the original agree, ``acc_state`` included, so their registers are equal, and (b)
+    the original's ``acc_state`` is one of ``states`` (default: :func:`.invariant.reachable_states`,
+    from the golden model). ``prove`` mode checks these at the registers' initial values (the base
+    case: Amaranth's init values, which ``prep`` keeps) and that they are inductive over the RTL
+    of both: nothing depends on the golden model being right, a wrong set only makes the proof
+    fail. A PASS shows the mutant equal to the original in every cycle from the initial state.
+
+    Returns
+    -------
+    (sby.JobRun, number of states)
+
+    Raises
+    ------
+    invariant.Unsupported
+        The unit's reachable states cannot be enumerated (see :func:`.invariant.state_bits`).
+    """
+    from . import invariant
+    width = invariant.state_bits(unit)
+    states = invariant.reachable_states(unit) if states is None else frozenset(states)
+    # gold is the mutant (module unit.name), gate the original (<name>_orig)
+    extra = invariant.membership_verilog(states, width, "gate_acc_state", "reachable")
+    extra += ["  always @* begin", "    assert (reachable);", "  end"]
+    miter = _side_by_side(unit, unit.name, f"{unit.name}_orig", name="mutant_invariant",
+                          extra_outs={"acc_state": width}, extra=extra)
+    r = _original_job(unit, text, "mutant_invariant", ["prep -flatten -top mutant_invariant"],
+                      "prove", INVARIANT_DEPTH, timeout, extra={"invariant.v": miter})
+    return r, len(states)
+
+
 def prove_same_as_original(unit, text: str, *, timeout: float = 300, search: bool = True) -> dict:
     """Decide whether the mutant ``text`` behaves like the unit's own Verilog.
 
@@ -772,8 +817,10 @@ def prove_same_as_original(unit, text: str, *, timeout: float = 300, search: boo
     every input and every register value, the two are equal in every cycle from the initial state
     (PASS). For a combinational unit a FAIL there is a real input on which they differ. For a
     clocked unit it may come from a register state nobody reaches, so a bounded search of
-    latency + :data:`SEARCH_CYCLES` cycles from the initial state follows: a trace found is FAIL,
-    none is UNKNOWN.
+    latency + :data:`SEARCH_CYCLES` cycles from the initial state follows: a trace found is FAIL.
+    If none is found and the unit is a small mac (see :func:`.invariant.state_bits`), the two are
+    compared under the original's reachable states (:func:`_invariant_proof`): PASS proves the
+    mutant equivalent; otherwise, and for every other unit, the result is UNKNOWN.
 
     ``search=False`` skips the bounded search (a clocked unit's correspondence FAIL is UNKNOWN).
 
@@ -789,14 +836,35 @@ def prove_same_as_original(unit, text: str, *, timeout: float = 300, search: boo
         r = _bounded_search(unit, text, depth, timeout)
         method = f"bounded search, {depth} cycles from the initial state"
         if r.status == "PASS":   # no difference within the bound: not a proof either way
-            return {"status": "UNKNOWN", "method": method, "seconds": time.perf_counter() - t0,
-                    "detail": "register correspondence fails and no difference shows within "
-                              f"{depth} cycles"}
+            detail = (f"register correspondence fails and no difference shows within {depth} "
+                      "cycles")
+            return _under_invariant(unit, text, timeout, t0, method, detail)
     status = r.status
     if status == "FAIL" and (unit.sequential or unit.latency > 0) and not search:
         status = "UNKNOWN"   # maybe only in a register state nobody reaches
     return {"status": status, "method": method, "seconds": time.perf_counter() - t0,
             "detail": r.detail[-1500:]}
+
+
+def _under_invariant(unit, text: str, timeout: float, t0: float, method: str, detail: str) -> dict:
+    """The last step of :func:`prove_same_as_original`: the proof under the reachable-state
+    invariant, or UNKNOWN (with ``method`` and ``detail`` of the search before) when the unit's
+    reachable states cannot be enumerated or the proof does not pass."""
+    from .invariant import Unsupported
+    unknown = {"status": "UNKNOWN", "method": method}
+    try:
+        r, count = _invariant_proof(unit, text, timeout)
+    except Unsupported as e:
+        return dict(unknown, seconds=time.perf_counter() - t0,
+                    detail=f"{detail}; no reachable-state invariant: {e}")
+    how = f"register correspondence under the reachable-state invariant ({count} states)"
+    if r.status == "PASS":
+        return {"status": "PASS", "method": how, "seconds": time.perf_counter() - t0,
+                "detail": ""}
+    # a FAIL here may be an unreachable state of the mutant (the invariant only bounds the
+    # original's), so it is no difference from the initial state: still undecided
+    return dict(unknown, seconds=time.perf_counter() - t0,
+                detail=f"{detail}; {how}: {r.status} {r.detail[-1000:]}")
 
 
 def evaluate(unit, mutant: Mutant, *, sim: str = "icarus", vectors: int = 10_000, seed: int = 0,
