@@ -27,6 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import abc
 from . import miter as M
 from . import sby
 from .counterexample import Counterexample, read_counterexample
@@ -51,6 +52,9 @@ SPLIT_BITS, SPLIT_MIN_WIDTH = 4, 8
 
 #: seconds after which a case is split in two on the next bit instead of waited for
 CASE_PATIENCE = 30
+
+#: ABC engine: seconds after which a case is split, and the bits one split fixes at most
+ABC_PATIENCE, ABC_SPLIT_BITS = 15, 4
 
 #: default solver timeout per proof, seconds
 TIMEOUT = 600
@@ -241,11 +245,18 @@ class Case:
     lo: int
     value: int
 
-    def halves(self) -> tuple | None:
-        """The two cases one more bit splits this one into (None: no bit left)."""
-        if self.lo == 0:
+    def parts(self, bits: int) -> tuple | None:
+        """The cases up to ``bits`` more bits split this one into (None: no bit left)."""
+        n = min(bits, self.lo)
+        if n == 0:
             return None
-        return tuple(replace(self, lo=self.lo - 1, value=2 * self.value + b) for b in (0, 1))
+        return tuple(replace(self, lo=self.lo - n, value=(self.value << n) + k)
+                     for k in range(1 << n))
+
+    def fixed(self) -> dict:
+        """The case as input bit name -> value (``i_c[14]`` -> 1, ...)."""
+        return {f"{self.signal}[{k}]": (self.value >> (k - self.lo)) & 1
+                for k in range(self.lo, self.hi + 1)}
 
     def smtc(self) -> str:
         """The case as an smtbmc constraints file."""
@@ -398,37 +409,109 @@ def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
 _SEVERITY = ("FAIL", "ERROR", "UNKNOWN", "PASS")
 
 
+class _SmtbmcCases:
+    """Cases solved by smtbmc on one SMT model: sby generates it with the first case, and the other
+    cases rerun smtbmc on it under their own constraints. A slow case splits in two."""
+
+    patience = CASE_PATIENCE
+
+    def __init__(self, p: Proof, directory: Path, timeout: float):
+        self.p, self.directory, self.timeout = p, directory, timeout
+        self.model = None
+
+    def prepare(self) -> sby.JobRun:
+        """The first case's run (it generates the model)."""
+        self.model = sby.run(_job(self.p, self.timeout, self.p.cases[0]), self.directory / "case000")
+        return self.model
+
+    def solve(self, case: Case, limit: float, directory: Path) -> sby.JobRun:
+        return sby.rerun(self.model, self.p.depth, case.smtc(), directory, limit)
+
+    @staticmethod
+    def split(case: Case) -> tuple | None:
+        return case.parts(1)
+
+
+class _AbcCases:
+    """Cases of a combinational proof solved by native ABC on cofactors of one AIG of the miter
+    (formal/abc.py). A slow case splits into up to 2^ABC_SPLIT_BITS cases at once: the addend
+    exponents near the product's need single values, and halving one bit at a time would pay the
+    patience at every level. A refuted case is replayed through sby for a readable trace."""
+
+    patience = ABC_PATIENCE
+
+    def __init__(self, p: Proof, directory: Path, timeout: float):
+        self.p, self.directory, self.timeout = p, directory, timeout
+        self.aig = None
+
+    def prepare(self) -> sby.JobRun | None:
+        """None once the AIG is written, else the ERROR run that says why it is not."""
+        t0 = time.perf_counter()
+        text = M.miter(self.p.dut, self.p.ref, self.p.data, self.p.compare, product=self.p.product)
+        try:
+            self.aig = abc.write_aig({**self.p.files, "miter.sv": text}, SCRIPT,
+                                     self.directory / "aig")
+        except abc.AigError as e:
+            return sby.JobRun("ERROR", time.perf_counter() - t0, self.directory / "aig",
+                              detail=str(e))
+        return None
+
+    def solve(self, case: Case | None, limit: float, directory: Path) -> sby.JobRun:
+        r = abc.prove_cofactor(self.aig, case.fixed() if case else {}, directory, limit)
+        if r.status != "FAIL":
+            return r
+        # the trace of a refuted case comes from sby, whose witness the counterexample reader knows
+        trace = sby.run(_job(self.p, self.timeout, case), directory / "trace")
+        if trace.status != "FAIL":
+            return sby.JobRun("ERROR", r.seconds + trace.seconds, trace.directory,
+                              detail=f"ABC refuted the case {case} but sby says {trace.status}: "
+                                     f"{trace.detail}")
+        return trace
+
+    @staticmethod
+    def split(case: Case | None) -> tuple | None:
+        return case.parts(ABC_SPLIT_BITS) if case else None
+
+
+def _engine(p: Proof, directory: Path, timeout: float):
+    """ABC for combinational miters when a native ABC is installed, else smtbmc."""
+    if p.reset == "none" and abc.executable() is not None:
+        return _AbcCases(p, directory, timeout)
+    return _SmtbmcCases(p, directory, timeout)
+
+
 def _run_cases(p: Proof, timeout: float, directory: Path, jobs: int) -> list:
     """Run the cases of ``p`` within ``timeout`` seconds in all, up to ``jobs`` at once.
 
-    The first case runs through sby, which also generates the model; the others rerun smtbmc on
-    that model. A case still open after :data:`CASE_PATIENCE` seconds is split in two on the next
-    bit of its operand (the halves cover it). Returns the finished runs, then ``None`` if some
-    case was left open (a FAIL stops the rest, and so does the deadline).
+    The engine (:func:`_engine`) prepares its model, then solves the cases; a case still open after
+    the engine's patience is split (the parts cover it). Returns the finished runs, then ``None``
+    if some case was left open (a FAIL stops the rest, and so does the deadline).
     """
     deadline = time.monotonic() + timeout
-    first = sby.run(_job(p, timeout, p.cases[0]), directory / "case000")
-    runs = [first]
-    queue = deque(p.cases[1:])
-    if not queue or first.status != "PASS":
+    engine = _engine(p, directory, timeout)
+    first = engine.prepare()
+    runs = [first] if first is not None else []
+    queue = deque(p.cases[1:] if first is not None else p.cases)
+    if first is not None and (not queue or first.status != "PASS"):
         return runs + ([None] if queue else [])
-    pending, count = {}, 1
+    pending, count = {}, len(runs)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         while queue or pending:
             left = deadline - time.monotonic()
             while queue and len(pending) < jobs and left > 0:
                 case = queue.popleft()
-                limit = left if case.halves() is None else min(CASE_PATIENCE, left)
-                pending[pool.submit(sby.rerun, first, p.depth, case.smtc(),
-                                    directory / f"case{count:03d}", limit)] = case
+                limit = left if engine.split(case) is None else min(engine.patience, left)
+                pending[pool.submit(engine.solve, case, limit,
+                                    directory / f"case{count:03d}")] = case
                 count += 1
             if not pending:
                 break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 case, r = pending.pop(future), future.result()
-                if r.timed_out and case.halves() and deadline > time.monotonic():
-                    queue.extend(case.halves())
+                parts = engine.split(case)
+                if r.timed_out and parts and deadline > time.monotonic():
+                    queue.extend(parts)
                     continue
                 runs.append(r)
                 if r.status == "FAIL":

@@ -29,7 +29,8 @@ EOF
 # One entry per package: "debian-package|shell test that succeeds when it is present"
 # (@PYVER@ stands for the chosen Python's version, e.g. 3.11).
 # BUILD_PACKAGES are needed only to pip-install (softposit builds from its sdist with gcc);
-# RUN_PACKAGES are checked on every run: Icarus, and g++/make for Verilator's C++ builds.
+# RUN_PACKAGES are checked on every run: Icarus, g++/make for Verilator's C++ builds, and native ABC
+# (the solver of the combinational proofs; the WASM Yosys's own ABC runs out of call stack there).
 BUILD_PACKAGES=(
     "build-essential|command -v gcc && command -v make"
     "python@PYVER@-dev|python_headers_present"
@@ -37,6 +38,7 @@ BUILD_PACKAGES=(
 RUN_PACKAGES=(
     "iverilog|command -v iverilog && command -v vvp"
     "build-essential|command -v g++ && command -v make"
+    "berkeley-abc|command -v berkeley-abc || command -v yosys-abc"
 )
 
 python_headers_present() {
