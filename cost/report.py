@@ -1,0 +1,316 @@
+"""The HTML report of a sweep: one self-contained file (plots embedded as PNG, inline CSS and JS).
+
+:func:`write_report` takes the document that :mod:`mpmac.cost.sweep` writes as ``results.json``:
+
+- Pareto plots of cost against numerical error (``quality.mean_rel_err``): area (``osu018.ge``, else a
+  gate or LUT count), energy per operation (``energy.pj_h45``) and fmax; one marker per operand
+  format, one colour per unit kind, the Pareto front drawn as a line through its points. A plot
+  whose metrics no point has is left out, with a note saying which metric is missing.
+- A table of every point (parameters and metrics), sortable by any column with a click.
+- The tool versions and the sweep file.
+
+Nothing is loaded from elsewhere: the file opens offline and can be mailed as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+__all__ = ["write_report", "render_report", "pareto_front", "PLOTS", "ERROR_METRIC"]
+
+#: numerical error on the y axis of every Pareto plot
+ERROR_METRIC = "quality.mean_rel_err"
+
+#: Pareto plots: (id, title, candidate x metrics in order of preference, maximize x?)
+PLOTS = (
+    ("area", "Area against error",
+     ("osu018.ge", "osu018.area_um2", "cmos.ge", "gates.ge", "cmos.transistors", "gates.gates",
+      "lut4.lut", "lut4.luts", "ice40.lut", "ecp5_nodsp.lut", "xc7_nodsp.lut"), False),
+    ("energy", "Energy per operation against error", ("energy.pj_h45",), False),
+    ("fmax", "fmax against error",
+     ("nextpnr_ice40.fmax_mhz", "nextpnr_ecp5.fmax_mhz", "osu018.fmax_mhz"), True),
+)
+
+#: secondary plots of two costs (no error axis): (id, title, x candidates, y candidates)
+SECONDARY = (
+    ("area_energy", "Energy against area", PLOTS[0][2], ("energy.pj_h45",)),
+)
+
+_MARKERS = "osD^v<>pPX*hH8d"
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+
+
+def _num(v):
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)) and math.isfinite(v):
+        return float(v)
+    return None
+
+
+def pareto_front(xs, ys, maximize_x: bool = False) -> list[int]:
+    """Indices of the non-dominated points when minimizing y and minimizing (or maximizing) x."""
+    sign = -1.0 if maximize_x else 1.0
+    order = sorted(range(len(xs)), key=lambda i: (sign * xs[i], ys[i]))
+    front, best = [], math.inf
+    for i in order:
+        if ys[i] < best:
+            front.append(i)
+            best = ys[i]
+    return front
+
+
+def _pick(metric_rows: list[dict], candidates) -> str | None:
+    """The first candidate metric that some point has; else one matching the candidates' ends."""
+    for c in candidates:
+        if any(_num(r.get(c)) is not None for r in metric_rows):
+            return c
+    return None
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _style_maps(points):
+    fmts = list(dict.fromkeys(str(p["params"].get("a", "?")) for p in points))
+    kinds = list(dict.fromkeys(p["kind"] for p in points))
+    return ({f: _MARKERS[i % len(_MARKERS)] for i, f in enumerate(fmts)},
+            {k: _COLORS[i % len(_COLORS)] for i, k in enumerate(kinds)})
+
+
+def _legend(ax, markers, colors):
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], marker=m, ls="", color="0.35", label=f) for f, m in markers.items()]
+    handles += [Line2D([], [], marker="s", ls="", color=c, label=k) for k, c in colors.items()]
+    handles.append(Line2D([], [], color="k", lw=1.2, label="Pareto front"))
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
+              title="format (a) / kind", title_fontsize=7, frameon=False)
+
+
+def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True):
+    """One plot; returns (png base64, note, indices of the front in ``points``)."""
+    from matplotlib.figure import Figure
+    idx = [i for i in range(len(points))
+           if _num(vals[i].get(xm)) is not None and _num(vals[i].get(ym)) is not None]
+    xs = [_num(vals[i][xm]) for i in idx]
+    ys = [_num(vals[i][ym]) for i in idx]
+    note = ""
+    ylog = ym == ERROR_METRIC or ym.startswith("energy")
+    zero = [y <= 0 for y in ys]
+    if ylog and any(zero):
+        positive = [y for y in ys if y > 0]
+        floor = min(positive) / 10 if positive else 1e-12
+        note = (f"{sum(zero)} point(s) with {ym} = 0 (exact) are drawn on the dashed line at "
+                f"{floor:.3g}.")
+        plot_ys = [floor if z else y for y, z in zip(ys, zero)]
+    else:
+        floor = None
+        plot_ys = ys
+    markers, colors = _style_maps(points)
+    fig = Figure(figsize=(7.2, 4.2))
+    ax = fig.add_subplot()
+    for j, i in enumerate(idx):
+        p = points[i]
+        ax.scatter(xs[j], plot_ys[j], marker=markers[str(p["params"].get("a", "?"))],
+                   color=colors[p["kind"]], s=36, alpha=0.85, edgecolors="none")
+    front = pareto_front(xs, ys, maximize_x) if pareto and xs else []
+    if front:
+        fx = [xs[j] for j in front]
+        fy = [plot_ys[j] for j in front]
+        ax.step(fx, fy, where="post", color="k", lw=1.2, zorder=1)
+        ax.scatter(fx, fy, s=110, facecolors="none", edgecolors="k", lw=1.1, zorder=3)
+        for j in front:
+            ax.annotate(points[idx[j]]["name"].replace("mpmac_", ""), (xs[j], plot_ys[j]),
+                        fontsize=6, xytext=(4, 3), textcoords="offset points")
+    if floor is not None:
+        ax.axhline(floor, color="0.5", ls="--", lw=0.8)
+    if ylog:
+        ax.set_yscale("log")
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
+        ax.set_xscale("log")
+    ax.set_xlabel(xm + ("  (higher is better)" if maximize_x else ""))
+    ax.set_ylabel(ym)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    _legend(ax, markers, colors)
+    return _png(fig), note, [idx[j] for j in front]
+
+
+def _bars(points, vals, metric):
+    """Fallback plot: one bar per point of the first cost metric available."""
+    from matplotlib.figure import Figure
+    idx = [i for i in range(len(points)) if _num(vals[i].get(metric)) is not None]
+    _, colors = _style_maps(points)
+    fig = Figure(figsize=(7.2, 0.5 + 0.22 * len(idx)))
+    ax = fig.add_subplot()
+    names = [points[i]["name"].replace("mpmac_", "") for i in idx]
+    ax.barh(range(len(idx)), [_num(vals[i][metric]) for i in idx],
+            color=[colors[points[i]["kind"]] for i in idx])
+    ax.set_yticks(range(len(idx)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric)
+    ax.set_title(f"{metric} per point", fontsize=10)
+    ax.grid(True, axis="x", lw=0.3, alpha=0.5)
+    return _png(fig)
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}
+th{background:#f3f3f3;cursor:pointer;position:sticky;top:0;white-space:nowrap}
+th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
+td.n{text-align:right;font-variant-numeric:tabular-nums}tr.err td{background:#fde8e8}
+tr.front td:first-child{font-weight:bold}
+.note{color:#8a5a00}.plot{margin:1em 0}pre{background:#f7f7f7;padding:.6em;overflow:auto}
+.wrap{overflow:auto;max-height:80vh}
+"""
+
+# Sorts a table by the clicked column: numbers numerically (blank cells last), text otherwise.
+_JS = """
+document.querySelectorAll('table.sortable').forEach(function(t){
+  t.querySelectorAll('th').forEach(function(th,col){
+    th.addEventListener('click',function(){
+      var asc=!th.classList.contains('asc');
+      t.querySelectorAll('th').forEach(function(h){h.classList.remove('asc','desc');});
+      th.classList.add(asc?'asc':'desc');
+      var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+      function key(r){var s=r.cells[col].getAttribute('data-v');
+        if(s===null)s=r.cells[col].textContent;var x=parseFloat(s);
+        return (s!==''&&isFinite(x)&&/^[-+0-9.eE]+$/.test(s.trim()))?x:s;}
+      rows.sort(function(a,b){var x=key(a),y=key(b);
+        if(x===''&&y!=='')return 1;if(y===''&&x!=='')return -1;
+        var c=(typeof x==='number'&&typeof y==='number')?x-y:String(x).localeCompare(String(y));
+        return asc?c:-c;});
+      rows.forEach(function(r){body.appendChild(r);});
+    });
+  });
+});
+"""
+
+
+def _fmt(v) -> str:
+    if v is None or v == "":
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def render_report(doc: dict) -> str:
+    """HTML text of the report of a results.json document."""
+    from .sweep import row_values  # the same flattening as the CSV
+
+    esc = html.escape
+    points = doc["points"]
+    ok = [p for p in points if p["status"] == "ok"]
+    vals = [row_values(p) for p in ok]
+    pcols = doc.get("columns", {}).get("params") or sorted({k for p in points for k in p["params"]})
+    mcols = doc.get("columns", {}).get("metrics") or sorted({k for v in vals for k in v})
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(doc['title'])}</title>"
+             f"<style>{_CSS}</style></head><body>", f"<h1>{esc(doc['title'])}</h1>"]
+    s = doc.get("settings", {})
+    errors = len(points) - len(ok)
+    secs = doc.get("seconds")
+    parts.append(
+        f"<p>{len(points)} points, {errors} with errors; flows: {esc(', '.join(s.get('flows', [])))}; "
+        f"operand distribution: {esc(str(s.get('distribution', '')))}; mpmac "
+        f"{esc(str(doc.get('mpmac_version', '')))}"
+        + (f"; sweep time {secs:.0f} s" if isinstance(secs, (int, float)) else "") + ".</p>")
+
+    parts.append("<h2>Pareto plots</h2>")
+    fronts: dict[int, list[str]] = {}
+    notes, drawn = [], 0
+    has_error = _pick(vals, (ERROR_METRIC,)) is not None
+    if not has_error:
+        notes.append(f"No point has {ERROR_METRIC}: the cost-against-error plots are left out "
+                     f"(add the quality measurement to the sweep).")
+    for pid, title, cands, maximize in PLOTS:
+        xm = _pick(vals, cands)
+        if xm is None:
+            notes.append(f"{title}: left out, no point has any of {', '.join(cands)}.")
+            continue
+        if not has_error:
+            continue
+        png, note, front = _scatter(ok, vals, xm, ERROR_METRIC, f"{title}: {xm}", maximize)
+        drawn += 1
+        for i in front:
+            fronts.setdefault(i, []).append(pid)
+        parts.append(f"<div class='plot' id='plot-{pid}'><img alt='{esc(title)}' "
+                     f"src='data:image/png;base64,{png}'>"
+                     + (f"<p class='note'>{esc(note)}</p>" if note else "") + "</div>")
+    for pid, title, xc, yc in SECONDARY:
+        xm, ym = _pick(vals, xc), _pick(vals, yc)
+        if xm is None or ym is None:
+            continue
+        png, note, _ = _scatter(ok, vals, xm, ym, f"{title}: {ym} vs {xm}", pareto=True)
+        drawn += 1
+        parts.append(f"<div class='plot' id='plot-{pid}'><img alt='{esc(title)}' "
+                     f"src='data:image/png;base64,{png}'>"
+                     + (f"<p class='note'>{esc(note)}</p>" if note else "") + "</div>")
+    if not drawn:
+        first = next((m for m in mcols if not m.startswith(("seconds.", "rel."))), None)
+        if first is not None:
+            parts.append(f"<div class='plot' id='plot-bars'><img alt='{esc(first)}' "
+                         f"src='data:image/png;base64,{_bars(ok, vals, first)}'></div>")
+    for n in notes:
+        parts.append(f"<p class='note'>{esc(n)}</p>")
+
+    parts.append("<h2>Points</h2><p>Click a column header to sort. Bold names are on a Pareto "
+                 "front (column <i>front</i>).</p><div class='wrap'><table class='sortable'><thead><tr>")
+    heads = ["kind", "name", *pcols, "front", *mcols]
+    parts.append("".join(f"<th>{esc(h)}</th>" for h in heads) + "</tr></thead><tbody>")
+    for i, p in enumerate(ok):
+        v = vals[i]
+        cls = " class='front'" if i in fronts else ""
+        cells = [esc(p["kind"]), esc(p["name"])]
+        cells += [esc(_fmt(p["params"].get(c))) for c in pcols]
+        cells.append(esc(",".join(fronts.get(i, []))))
+        row = "".join(f"<td>{c}</td>" for c in cells)
+        for m in mcols:
+            x = v.get(m)
+            n = _num(x)
+            row += (f"<td class='n' data-v='{x!r}'>{esc(_fmt(x))}</td>" if n is not None
+                    else f"<td>{esc(_fmt(x))}</td>")
+        parts.append(f"<tr{cls}>{row}</tr>")
+    parts.append("</tbody></table></div>")
+
+    flow_errors = [(p["name"], f, m) for p in ok
+                   for f, m in ((p.get("result") or {}).get("errors") or {}).items()]
+    if errors or flow_errors:
+        parts.append("<h2>Errors</h2><table class='sortable'><thead><tr><th>name</th><th>where"
+                     "</th><th>message</th></tr></thead><tbody>")
+        for p in points:
+            if p["status"] != "ok":
+                parts.append(f"<tr class='err'><td>{esc(p['name'])}</td><td>point</td>"
+                             f"<td>{esc(p['error'])}</td></tr>")
+        for name, f, m in flow_errors:
+            parts.append(f"<tr><td>{esc(name)}</td><td>{esc(f)}</td><td>{esc(str(m))}</td></tr>")
+        parts.append("</tbody></table>")
+
+    parts.append("<h2>Tool versions</h2><table><tbody>")
+    for tool, v in sorted((doc.get("versions") or {}).items()):
+        parts.append(f"<tr><td>{esc(tool)}</td><td>{esc(str(v))}</td></tr>")
+    parts.append("</tbody></table>")
+    parts.append(f"<h2>Sweep file</h2><p>{esc(str(doc.get('origin', '')))}</p>"
+                 f"<pre>{esc(doc.get('config', ''))}</pre>")
+    parts.append(f"<script>{_JS}</script></body></html>\n")
+    return "".join(parts)
+
+
+def write_report(doc: dict, path: str | Path) -> Path:
+    """Write the report of a results.json document to ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(render_report(doc))
+    tmp.replace(path)
+    return path
