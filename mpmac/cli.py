@@ -728,5 +728,74 @@ def mutate_cmd(kind, count, seed, jobs, sim, vectors, operators, formal, timeout
     sys.exit(report.exit_code)
 
 
+@main.command("sweep")
+@click.argument("config", required=False, type=click.Path(dir_okay=False), metavar="[CONFIG.toml]")
+@click.option("--default", "use_default", is_flag=True,
+              help="Run the built-in default sweep (FP8/FP6/FP4/BF16/FP16 and posit units, the "
+                   "INT8 MAC floor; see docs/sweep.md) instead of CONFIG.toml.")
+@click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
+              type=click.Path(file_okay=False),
+              help="Output directory: results.csv, results.json, report.html and the per-point "
+                   "cache points/ (a rerun into DIR reuses every finished point).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="local: parallel processes on this machine; dask: a Dask cluster (--scheduler).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --executor dask: the scheduler address, e.g. tcp://10.0.0.5:8786 "
+                   "(default: start a local Dask cluster of --jobs workers).")
+@click.option("--jobs", type=int, metavar="N",
+              help="Points evaluated in parallel (default: the sweep file's jobs, else the CPU "
+                   "count).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Show a progress bar with ETA.")
+@click.option("--list", "list_only", is_flag=True, help="Only list the points of the grid.")
+@_usage_errors
+def sweep_cmd(config, use_default, out_dir, executor, scheduler, jobs, progress, list_only):
+    """Sweep unit parameters over a TOML grid and report cost against accuracy.
+
+    Writes DIR/results.csv (one row per point: parameters, then metrics), DIR/results.json (raw
+    results with tool versions) and DIR/report.html (Pareto plots of area, energy and fmax against
+    error; sortable tables). The sweep file format is in docs/sweep.md.
+
+    Exit status: 0 every point evaluated, 1 some point failed (its row says why; the others are
+    reported), 2 bad sweep file or options, 3 the Dask scheduler cannot be reached.
+
+    Examples: mpmac sweep --default -o out/sweep; mpmac sweep fp8.toml -o out/fp8 --executor dask
+    --scheduler tcp://127.0.0.1:8786
+    """
+    from mpmac.cost import sweep
+
+    if use_default == (config is not None):
+        raise ValueError("give either CONFIG.toml or --default (the built-in sweep), not "
+                         + ("both" if use_default else "neither"))
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"--jobs={jobs} is invalid: it must be >= 1")
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"--scheduler {scheduler} needs --executor dask")
+    cfg = sweep.load_config(sweep.default_config_path() if use_default else config)
+    console = _console()
+    if list_only:
+        for p in cfg.points:
+            console.print(p.label)
+        console.print(f"{len(cfg.points)} points" + (f" ({cfg.duplicates} duplicates dropped)"
+                                                     if cfg.duplicates else ""))
+        return
+    try:
+        r = sweep.run_sweep(cfg, out_dir, executor=executor, scheduler=scheduler, jobs=jobs,
+                            progress=progress)
+    except ConnectionError as e:
+        console.print(f"error: {e}")
+        sys.exit(3)
+    console.print(sweep.summary_table(r))
+    console.print(f"{len(r.rows)} points: {r.computed} evaluated, {r.cached} from the cache, "
+                  f"{r.errors} with errors; {r.seconds:.1f} s")
+    for row in r.rows:
+        if row["status"] != "ok":
+            console.print(f"error: {row['name']}: {row['error']}")
+    console.print(f"wrote {r.csv_path}, {r.json_path}, {r.html_path}")
+    if r.errors:
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
