@@ -42,8 +42,11 @@ def yosys() -> str:
 
 
 def run_yosys(script: list[str], workdir: Path, log: str = "yosys.log",
-              timeout: float = 600) -> Path:
+              timeout: float = 600, timestamps: bool = False) -> Path:
     """Run Yosys on ``script`` (commands, one per item) in ``workdir``; returns the log's path.
+
+    ``timestamps`` prefixes every log line with the seconds since start (``yosys -t``); the
+    prefix also lands in files written by ``tee -o``, so readers of those must strip it.
 
     Raises
     ------
@@ -54,7 +57,8 @@ def run_yosys(script: list[str], workdir: Path, log: str = "yosys.log",
     (workdir / "script.ys").write_text("\n".join(script) + "\n")
     log_path = workdir / log
     try:
-        proc = subprocess.run([yosys(), "-q", "-l", log, "script.ys"], cwd=workdir,
+        proc = subprocess.run([yosys(), "-q", *(["-t"] if timestamps else []), "-l", log,
+                               "script.ys"], cwd=workdir,
                               capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
