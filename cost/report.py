@@ -3,7 +3,8 @@
 :func:`write_report` takes the document that :mod:`mpmac.cost.sweep` writes as ``results.json``:
 
 - Pareto plots of cost against numerical error (``quality.mean_rel_err``): area (``osu018.ge``, else a
-  gate or LUT count), energy per operation (``energy.pj_h45``) and fmax; one marker per operand
+  gate or LUT count), energy per operation (``energy.pj_h45``) and fmax (nextpnr's, else 1000 /
+  ``osu018.delay_ns``, the 180 nm critical path, labelled ``osu018.fmax_mhz``); one marker per operand
   format, one colour per unit kind, the Pareto front drawn as a line through its points. A plot
   whose metrics no point has is left out, with a note saying which metric is missing.
 - A table of every point (parameters and metrics), sortable by any column with a click.
@@ -25,14 +26,17 @@ __all__ = ["write_report", "render_report", "pareto_front", "PLOTS", "ERROR_METR
 #: numerical error on the y axis of every Pareto plot
 ERROR_METRIC = "quality.mean_rel_err"
 
+#: fmax of the 180 nm critical path, 1000 / osu018.delay_ns, when no nextpnr flow ran
+DERIVED_FMAX = "osu018.fmax_mhz"
+
 #: Pareto plots: (id, title, candidate x metrics in order of preference, maximize x?)
 PLOTS = (
     ("area", "Area against error",
-     ("osu018.ge", "osu018.area_um2", "cmos.ge", "gates.ge", "cmos.transistors", "gates.gates",
-      "lut4.lut", "lut4.luts", "ice40.lut", "ecp5_nodsp.lut", "xc7_nodsp.lut"), False),
+     ("osu018.ge", "cmos.ge_t4", "gates.gates", "lut4.lut", "ice40.lut", "ecp5_nodsp.lut",
+      "xc7_nodsp.lut"), False),
     ("energy", "Energy per operation against error", ("energy.pj_h45",), False),
     ("fmax", "fmax against error",
-     ("nextpnr_ice40.fmax_mhz", "nextpnr_ecp5.fmax_mhz", "osu018.fmax_mhz"), True),
+     ("nextpnr_ice40.fmax_mhz", "nextpnr_ecp5.fmax_mhz", DERIVED_FMAX), True),
 )
 
 #: secondary plots of two costs (no error axis): (id, title, x candidates, y candidates)
@@ -94,8 +98,10 @@ def _legend(ax, markers, colors):
               title="format (a) / kind", title_fontsize=7, frameon=False)
 
 
-def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True):
-    """One plot; returns (png base64, note, indices of the front in ``points``)."""
+def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True, refs=()):
+    """One plot; returns (png base64, note, indices of the front in ``points``).
+
+    ``refs``: (label, x) reference lines, e.g. the INT8 MAC floor's area."""
     from matplotlib.figure import Figure
     idx = [i for i in range(len(points))
            if _num(vals[i].get(xm)) is not None and _num(vals[i].get(ym)) is not None]
@@ -131,6 +137,10 @@ def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True):
                         fontsize=6, xytext=(4, 3), textcoords="offset points")
     if floor is not None:
         ax.axhline(floor, color="0.5", ls="--", lw=0.8)
+    for label, x in refs:
+        ax.axvline(x, color="#2ca02c", ls=":", lw=1.2)
+        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
+                    va="top", ha="right", color="#2ca02c")
     if ylog:
         ax.set_yscale("log")
     if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
@@ -168,7 +178,7 @@ table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;paddin
 th{background:#f3f3f3;cursor:pointer;position:sticky;top:0;white-space:nowrap}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
 td.n{text-align:right;font-variant-numeric:tabular-nums}tr.err td{background:#fde8e8}
-tr.front td:first-child{font-weight:bold}
+tr.front td:nth-child(2){font-weight:bold}tr.floor td{background:#eef6ee}
 .note{color:#8a5a00}.plot{margin:1em 0}pre{background:#f7f7f7;padding:.6em;overflow:auto}
 .wrap{overflow:auto;max-height:80vh}
 """
@@ -213,7 +223,13 @@ def render_report(doc: dict) -> str:
     esc = html.escape
     points = doc["points"]
     ok = [p for p in points if p["status"] == "ok"]
+    floors = doc.get("floors") or []
     vals = [row_values(p) for p in ok]
+    fvals = [row_values(f) for f in floors]
+    for v in vals + fvals:
+        delay = _num(v.get("osu018.delay_ns"))
+        if DERIVED_FMAX not in v and delay:
+            v[DERIVED_FMAX] = 1000.0 / delay
     pcols = doc.get("columns", {}).get("params") or sorted({k for p in points for k in p["params"]})
     mcols = doc.get("columns", {}).get("metrics") or sorted({k for v in vals for k in v})
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(doc['title'])}</title>"
@@ -241,7 +257,10 @@ def render_report(doc: dict) -> str:
             continue
         if not has_error:
             continue
-        png, note, front = _scatter(ok, vals, xm, ERROR_METRIC, f"{title}: {xm}", maximize)
+        refs = [(f"{f['name']} (floor)", _num(fv.get(xm))) for f, fv in zip(floors, fvals)
+                if f.get("floor") == "int8mac" and _num(fv.get(xm)) is not None]
+        png, note, front = _scatter(ok, vals, xm, ERROR_METRIC, f"{title}: {xm}", maximize,
+                                    refs=refs)
         drawn += 1
         for i in front:
             fronts.setdefault(i, []).append(pid)
@@ -266,7 +285,8 @@ def render_report(doc: dict) -> str:
         parts.append(f"<p class='note'>{esc(n)}</p>")
 
     parts.append("<h2>Points</h2><p>Click a column header to sort. Bold names are on a Pareto "
-                 "front (column <i>front</i>).</p><div class='wrap'><table class='sortable'><thead><tr>")
+                 "front (column <i>front</i>); rows of kind <i>floor</i> are the floor references "
+                 "(INT8 MAC, bare integer multipliers) synthesized by the same flows.</p><div class='wrap'><table class='sortable'><thead><tr>")
     heads = ["kind", "name", *pcols, "front", *mcols]
     parts.append("".join(f"<th>{esc(h)}</th>" for h in heads) + "</tr></thead><tbody>")
     for i, p in enumerate(ok):
@@ -282,6 +302,14 @@ def render_report(doc: dict) -> str:
             row += (f"<td class='n' data-v='{x!r}'>{esc(_fmt(x))}</td>" if n is not None
                     else f"<td>{esc(_fmt(x))}</td>")
         parts.append(f"<tr{cls}>{row}</tr>")
+    for f, v in zip(floors, fvals):
+        cells = ["floor", esc(f["name"])] + [""] * len(pcols) + [""]
+        row = "".join(f"<td>{c}</td>" for c in cells)
+        for m in mcols:
+            x = v.get(m)
+            row += (f"<td class='n' data-v='{x!r}'>{esc(_fmt(x))}</td>" if _num(x) is not None
+                    else f"<td>{esc(_fmt(x))}</td>")
+        parts.append(f"<tr class='floor'>{row}</tr>")
     parts.append("</tbody></table></div>")
 
     flow_errors = [(p["name"], f, m) for p in ok

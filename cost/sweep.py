@@ -51,7 +51,8 @@ from mpmac import KINDS
 __all__ = ["SweepConfigError", "GridPoint", "SweepConfig", "SweepResult", "FLOWS", "PARAM_ORDER",
            "load_config", "parse_config", "parse_text", "expand_grid", "default_config_path",
            "design_text", "point_key",
-           "run_sweep", "write_outputs", "csv_columns", "row_values", "summary_table"]
+           "run_sweep", "write_outputs", "csv_columns", "row_values", "floor_rows",
+           "summary_table"]
 
 #: flow names of :func:`mpmac.cost.model.evaluate` (used when the model does not list its own)
 FLOWS = ("ice40", "ice40_dsp", "ecp5", "ecp5_nodsp", "xc7", "xc7_nodsp", "lut4", "gates", "cmos",
@@ -126,10 +127,10 @@ def _toml_value(v) -> str:
 
 def _known_flows() -> tuple[str, ...]:
     try:
-        from . import model
+        from .flows import FLOWS as flows
     except ImportError:
         return FLOWS
-    return tuple(getattr(model, "FLOWS", FLOWS))
+    return tuple(flows)
 
 
 def _known_distributions() -> tuple[str, ...] | None:
@@ -313,25 +314,29 @@ def design_text(unit) -> str:
 def point_key(unit, settings: dict, design: str | None = None) -> str:
     """Cache key of one point: hash of the emitted design, the unit parameters and the settings."""
     import amaranth
-    try:
-        from . import model
-        model_version = getattr(model, "VERSION", None)
-    except ImportError:
-        model_version = None
+
+    from .tools import versions
     design = design_text(unit) if design is None else design
-    doc = {"schema": CACHE_SCHEMA, "mpmac": mpmac.__version__, "model": model_version,
-           "amaranth": amaranth.__version__, "kind": unit.kind, "params": unit.params,
+    doc = {"schema": CACHE_SCHEMA, "mpmac": mpmac.__version__, "amaranth": amaranth.__version__,
+           "tools": versions(), "kind": unit.kind, "params": unit.params,
            "design": hashlib.sha256(design.encode()).hexdigest(), "settings": settings}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _default_evaluate(unit, flows, **kwargs):
-    from .model import evaluate
-    return evaluate(unit, flows, **kwargs)
+def _evaluate_kwargs(fn: Callable, settings: dict, tool_jobs: int | None) -> dict:
+    import inspect
+    kwargs = {"floors": settings["floors"], "extra": {"distribution": settings["distribution"]}}
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a builtin
+        params = {}
+    if tool_jobs is not None and "jobs" in params:
+        kwargs["jobs"] = tool_jobs
+    return kwargs
 
 
 def _run_point(kind: str, params: tuple, settings: dict, done: frozenset,
-               evaluate: Callable | None) -> dict:
+               evaluate: Callable | None, tool_jobs: int | None = None) -> dict:
     """Worker: key the point; return ``{"key", "cached": True}`` if done, else evaluate it."""
     t0 = time.perf_counter()
     out: dict[str, Any] = {"key": None, "cached": False, "status": "ok", "error": ""}
@@ -342,9 +347,11 @@ def _run_point(kind: str, params: tuple, settings: dict, done: frozenset,
         if key in done:
             out["cached"] = True
             return out
-        fn = evaluate or _default_evaluate
-        result = fn(u, list(settings["flows"]), floors=settings["floors"],
-                    extra={"distribution": settings["distribution"]})
+        if evaluate is None:
+            from .model import evaluate as fn
+        else:
+            fn = evaluate
+        result = fn(u, list(settings["flows"]), **_evaluate_kwargs(fn, settings, tool_jobs))
         out["result"] = json.loads(json.dumps(result, default=_json_default))
     except Exception as e:  # noqa: BLE001 - any failure of one point becomes its error row
         out["status"] = "error"
@@ -490,7 +497,9 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
         mark = "" if ans["status"] == "ok" else " ERROR"
         bar.advance(f"{p.label}{' (cached)' if ans.get('cached') else ''}{mark}")
 
-    tasks = [(p.kind, p.params, settings, done, evaluate) for p in config.points]
+    # tool processes per point: the cores left to each of the points running at once
+    tool_jobs = max(1, (os.cpu_count() or 1) // jobs) if executor == "local" else None
+    tasks = [(p.kind, p.params, settings, done, evaluate, tool_jobs) for p in config.points]
     title = f"{config.title}: {len(tasks)} points"
     if executor == "local":
         _run_local(tasks, jobs, progress, title, finish)
@@ -650,16 +659,39 @@ def _errors_text(row: dict) -> str:
     return "; ".join(f"{k}: {v}" for k, v in errs.items())
 
 
+def floor_rows(rows: list[dict]) -> list[dict]:
+    """One row per distinct floor design of the points' results (``evaluate``'s ``floors``): the
+    INT8 MAC first, then the integer multipliers by width."""
+    found: dict[str, dict] = {}
+    for r in rows:
+        for fid, f in ((r.get("result") or {}).get("floors") or {}).items():
+            h = f.get("design_hash") or f.get("name")
+            if h in found or not f.get("metrics"):
+                continue
+            found[h] = {"key": None, "kind": "floor", "name": f.get("name", fid), "floor": fid,
+                        "params": {}, "grid": {}, "status": "ok", "error": "", "cached": r["cached"],
+                        "result": {"metrics": f["metrics"], "errors": f.get("errors") or {},
+                                   "design_hash": f.get("design_hash", "")},
+                        "width": f.get("width")}
+    return sorted(found.values(), key=lambda f: (f["floor"] != "int8mac", f["floor"],
+                                                 f.get("width") or 0, f["name"]))
+
+
 def write_outputs(config: SweepConfig, rows: list[dict], out: Path,
                   seconds: float | None = None) -> tuple[Path, Path, Path]:
-    """Write results.csv, results.json and report.html for ``rows`` (grid order)."""
-    pcols, mcols = csv_columns(rows, config.flows)
+    """Write results.csv, results.json and report.html for ``rows`` (grid order).
+
+    The floor references the points were compared with (the INT8 MAC, the bare integer multipliers
+    of each significand width) follow the points as rows of kind ``floor``.
+    """
+    floors = floor_rows(rows)
+    pcols, mcols = csv_columns(rows + floors, config.flows)
     csv_path = out / "results.csv"
     tmp = csv_path.with_name(".results.csv.tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["kind", "name", *pcols, "status", "errors", *mcols, "design_hash", "key"])
-        for r in rows:
+        for r in rows + floors:
             vals = row_values(r)
             res = r.get("result") or {}
             w.writerow([r["kind"], r["name"], *(_cell(r["params"].get(p)) for p in pcols),
@@ -676,7 +708,7 @@ def write_outputs(config: SweepConfig, rows: list[dict], out: Path,
     doc = {"title": config.title, "mpmac_version": mpmac.__version__, "config": config.text,
            "origin": config.origin, "settings": config.settings,
            "seconds": seconds, "versions": {k: v[0] if len(v) == 1 else v for k, v in versions.items()},
-           "columns": {"params": pcols, "metrics": mcols}, "points": rows}
+           "columns": {"params": pcols, "metrics": mcols}, "points": rows, "floors": floors}
     json_path = out / "results.json"
     _write_json_atomic(json_path, doc)
 
@@ -703,9 +735,10 @@ def summary_table(result: SweepResult):
     for m in metrics:
         table.add_column(m, justify="right")
     table.add_column("status")
-    for r in result.rows:
+    for r in result.rows + floor_rows(result.rows):
         vals = row_values(r)
         cells = [f"{v:.4g}" if isinstance(v, float) else _cell(v) for v in (vals.get(m) for m in metrics)]
-        status = "cached" if r["cached"] and r["status"] == "ok" else r["status"]
+        status = ("floor" if r["kind"] == "floor" else
+                  "cached" if r["cached"] and r["status"] == "ok" else r["status"])
         table.add_row(r["name"], *cells, status)
     return table
