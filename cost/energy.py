@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import tempfile
 import time
@@ -606,6 +607,7 @@ def summarize(netlist: Netlist, counts: Counts) -> dict:
         "energy.weighted_zd": float((counts.zd * load).sum()) / ops,
         "energy.weighted_ud": weighted_ud,
         "energy.pj_h45": weighted_ud * K_H45_FJ * 1e-3,
+        "energy.pj_h45_zd": float((counts.zd * load).sum()) / ops * K_H45_FJ * 1e-3,
         "energy.k_fj": K_H45_FJ,
         "energy.gates": len(netlist.gates),
         "energy.dffs": len(netlist.dffs),
@@ -652,7 +654,8 @@ def measure(unit, distribution: str = "gaussian", n_ops: int = 2048, seed: int =
     dict
         ``energy.toggles_zd`` / ``energy.toggles_ud`` (cell-output transitions per operation, zero
         and unit delay), ``energy.weighted_zd`` / ``energy.weighted_ud`` (load-weighted, including
-        input nets), ``energy.pj_h45`` (pJ: weighted_ud x 0.276 fJ), ``energy.glitch_factor``,
+        input nets), ``energy.pj_h45`` (pJ: weighted_ud x 0.276 fJ), ``energy.pj_h45_zd`` (the same
+        without glitches, a lower bound), ``energy.glitch_factor``,
         ``energy.ff_toggles``, ``energy.input_toggles``, netlist size, the distribution description
         (``energy.distribution``), seed and tool versions.
     """
@@ -783,12 +786,16 @@ def _cell_library(delay: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _parse_vcd(path: Path, start_time: int) -> tuple[dict, dict]:
-    """VCD -> ({code: (name, msb, lsb)}, {code: per-bit toggle counts, MSB first}).
+_TIME_UNITS = {"s": 10 ** 15, "ms": 10 ** 12, "us": 10 ** 9, "ns": 10 ** 6, "ps": 10 ** 3, "fs": 1}
+
+
+def _parse_vcd(path: Path, start_ns: float) -> tuple[dict, dict]:
+    """VCD -> ({code: [(name, msb, lsb, width)]}, {code: per-bit toggle counts, MSB first}).
 
     Changes within one time step collapse to the step's final value; a toggle is a 0<->1 change
-    between the final values of consecutive steps, counted from ``start_time`` on.
+    between the final values of consecutive steps, counted from ``start_ns`` on.
     """
+    start_time = 0
     vars_, width = {}, {}
     state, counts, pending = {}, {}, {}
     now = None
@@ -829,6 +836,15 @@ def _parse_vcd(path: Path, start_time: int) -> tuple[dict, dict]:
                     vars_.setdefault(code, []).append((name.lstrip("\\"), msb, lsb, w))
                     width[code] = w
                     counts[code] = [0] * w
+                elif tok[0] == "$timescale":
+                    unit = " ".join(tok[1:]).replace("$end", "").strip()
+                    if not unit:  # the value is on the next line
+                        unit = next(f).replace("$end", "").strip()
+                    m = re.fullmatch(r"(\d+)\s*([munpf]?s)", unit)
+                    if m is None:
+                        raise ToolError(f"unreadable VCD timescale {unit!r} in {path}")
+                    fs = int(m[1]) * _TIME_UNITS[m[2]]
+                    start_time = int(round(start_ns * 10 ** 6 / fs))
                 elif tok[0] == "$enddefinitions":
                     in_header = False
                 continue
@@ -846,7 +862,8 @@ def _parse_vcd(path: Path, start_time: int) -> tuple[dict, dict]:
 
 
 def icarus_toggles(netlist: Netlist, sequence: list[dict], count_from: int = 1,
-                   unit_delay: bool = False, workdir: Path | str | None = None) -> dict:
+                   unit_delay: bool = False, workdir: Path | str | None = None,
+                   text: str | None = None, iverilog_args: tuple = (), half: int | None = None) -> dict:
     """Toggles per net of one operand stream, simulated by Icarus Verilog on the Yosys netlist.
 
     ``sequence`` holds per cycle port -> int (one stream). The netlist Verilog is Yosys's own
@@ -855,43 +872,50 @@ def icarus_toggles(netlist: Netlist, sequence: list[dict], count_from: int = 1,
     clock rises) at the start of each cycle; transitions in cycles ``>= count_from`` are counted
     from the VCD. Returns ``{"zd" or "ud": per-net counts (net numbers of ``netlist``),
     "covered": nets found in the VCD, "seconds": ...}``.
+
+    ``text`` replaces the netlist's Verilog (e.g. the same design mapped to a cell library, whose
+    models ``iverilog_args`` then name, with ``-gspecify`` for their path delays); ``half`` is half
+    a clock period in ns (default: enough for the logic depth at one ns per gate).
     """
     iverilog, vvp = (_which(t) for t in ("iverilog", "vvp"))
     start = time.perf_counter()
-    half = netlist.depth + 4 if unit_delay else 5
+    if half is None:
+        half = netlist.depth + 4 if unit_delay else 5
     period = 2 * half
-    text = netlist.files["net_cells.v" if unit_delay else "net.v"]
+    if text is None:
+        text = netlist.files["net_cells.v" if unit_delay else "net.v"]
     ports = [p for p in netlist.inputs if p != netlist.clock]
     T = len(sequence)
-    lines = ["`timescale 1ns/1ns", "module tb;"]
+    lines = ["`timescale 1ns/1ps", "module tb;"]
+    # testbench names carry a tb_ prefix so that no port name (a, b, c, rand, ...) can clash
     for p in ports:
         w = len(netlist.inputs[p])
-        lines.append(f"  reg [{w - 1}:0] {p};")
-        lines.append(f"  reg [{w - 1}:0] mem_{p} [0:{T - 1}];")
-    if netlist.clock:
-        lines.append(f"  reg {netlist.clock};")
-    conns = [f".{p}({p})" for p in ports] + ([f".{netlist.clock}({netlist.clock})"]
-                                              if netlist.clock else [])
+        lines.append(f"  reg [{w - 1}:0] tb_in_{p};")
+        lines.append(f"  reg [{w - 1}:0] tb_mem_{p} [0:{T - 1}];")
+    clk = f"tb_in_{netlist.clock}" if netlist.clock else None
+    if clk:
+        lines.append(f"  reg {clk};")
+    conns = [f".{p}(tb_in_{p})" for p in ports] + ([f".{netlist.clock}({clk})"] if clk else [])
     conns += [f".{p}()" for p in netlist.outputs]
     lines.append(f"  {netlist.top} dut({', '.join(conns)});")
-    lines.append("  integer c;")
+    lines.append("  integer tb_cycle;")
     lines.append("  initial begin")
     for p in ports:
-        lines.append(f'    $readmemh("{p}.hex", mem_{p});')
+        lines.append(f'    $readmemh("{p}.hex", tb_mem_{p});')
     lines.append('    $dumpfile("tb.vcd");')
     lines.append("    $dumpvars(1, dut);")
-    if netlist.clock:
-        lines.append(f"    {netlist.clock} = 0;")
+    if clk:
+        lines.append(f"    {clk} = 0;")
     for p in ports:
-        lines.append(f"    {p} = mem_{p}[0];")
-    lines.append(f"    for (c = 1; c < {T}; c = c + 1) begin")
-    if netlist.clock:  # the clock falls mid-cycle and rises with the next inputs
-        lines.append(f"      #{half} {netlist.clock} = 0;")
-        lines.append(f"      #{half} {netlist.clock} = 1;")
+        lines.append(f"    tb_in_{p} = tb_mem_{p}[0];")
+    lines.append(f"    for (tb_cycle = 1; tb_cycle < {T}; tb_cycle = tb_cycle + 1) begin")
+    if clk:  # the clock falls mid-cycle and rises with the next inputs
+        lines.append(f"      #{half} {clk} = 0;")
+        lines.append(f"      #{half} {clk} = 1;")
     else:
         lines.append(f"      #{period};")
     for p in ports:
-        lines.append(f"      {p} <= mem_{p}[c];")
+        lines.append(f"      tb_in_{p} <= tb_mem_{p}[tb_cycle];")
     lines.append("    end")
     lines.append(f"    #{period} $finish;")
     lines.append("  end")
@@ -906,7 +930,8 @@ def icarus_toggles(netlist: Netlist, sequence: list[dict], count_from: int = 1,
                 "".join(f"{int(cyc[p]) & ((1 << w) - 1):0{digits}x}\n" for cyc in sequence))
         (path / "tb.v").write_text(tb)
         (path / "net_sim.v").write_text(text + (_cell_library(1) if unit_delay else ""))
-        for cmd in ([iverilog, "-g2005", "-o", "tb.vvp", "tb.v", "net_sim.v"], [vvp, "-n", "tb.vvp"]):
+        for cmd in ([iverilog, "-g2005", *iverilog_args, "-o", "tb.vvp", "tb.v", "net_sim.v"],
+                    [vvp, "-n", "tb.vvp"]):
             proc = subprocess.run(cmd, cwd=path, capture_output=True, text=True, timeout=600,
                                   stdin=subprocess.DEVNULL)
             if proc.returncode != 0:
