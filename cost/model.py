@@ -174,7 +174,8 @@ def _resolve_providers(names) -> list[str]:
     if unknown:
         raise ValueError(f"unknown metric provider(s) {', '.join(map(repr, unknown))}; valid: "
                          f"{', '.join(PROVIDERS)}")
-    return [n for n in PROVIDERS if n in names]
+    # analytic costs nothing and every report has it
+    return [n for n in PROVIDERS if n in names or n == "analytic"]
 
 
 def evaluate(unit, flows: list[str] | None = None, *, cache_dir: Path | None = None,
@@ -197,7 +198,7 @@ def evaluate(unit, flows: list[str] | None = None, *, cache_dir: Path | None = N
         Options for the metric providers, each receiving those it accepts as keyword arguments
         (e.g. ``{"distribution": "uniform"}`` for energy and quality).
     providers : list of str, optional
-        Metric providers to run (:data:`PROVIDERS`); default: all. ``[]``: none.
+        Metric providers to run (:data:`PROVIDERS`); default: all. ``analytic`` always runs.
     jobs : int, optional
         Tool processes at a time (default: the CPU count).
     cache : bool
