@@ -797,5 +797,134 @@ def sweep_cmd(config, use_default, out_dir, executor, scheduler, jobs, progress,
         sys.exit(1)
 
 
+def _metric_text(v) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int) or float(v).is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    return f"{v:,.4g}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def cost_table(result: dict) -> Table:
+    """Rich table of an :func:`mpmac.cost.evaluate` result: metric, value, ratio to each floor."""
+    floors = list(result.get("floors", {}))
+    table = Table(title=f"{result['name']}  cost", title_justify="left")
+    table.add_column("metric", overflow="fold")
+    table.add_column("value", justify="right")
+    for f in floors:
+        table.add_column(f"/ {f}", justify="right")
+    rel = result.get("relative", {})
+    previous = None
+    for key, v in result["metrics"].items():
+        family = key.split(".")[0]
+        if previous is not None and family != previous:
+            table.add_section()
+        previous = family
+        table.add_row(key, _metric_text(v),
+                      *[f"{rel[key + '/' + f]:.3g}" if key + "/" + f in rel else "" for f in floors])
+    return table
+
+
+@main.command("cost")
+@click.argument("kind", type=click.Choice(list(KINDS)))
+@_verify_unit_options
+@click.option("--flows", "flows", metavar="NAME,...",
+              help="Cost flows to run: comma-separated names, 'fast' (the quick ones) or 'all' "
+                   "(default: every available flow). See docs/cost.md.")
+@click.option("--providers", "providers", metavar="NAME,...",
+              help="Metric providers besides the flows (default: all, i.e. analytic,energy,"
+                   "quality; 'none': analytic only, which always runs).")
+@click.option("--json", "json_path", metavar="FILE",
+              help="Write the result as JSON to FILE ('-': standard output, instead of the table).")
+@click.option("--floors/--no-floors", default=True, show_default=True,
+              help="Also synthesize the floor references (a bare integer multiplier of the "
+                   "significand width, an INT8 MAC) and report ratios to them.")
+@click.option("--cache-dir", "cache_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Flow result cache (default: <build dir>/cost-cache).")
+@click.option("--no-cache", "no_cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--jobs", type=int, metavar="J",
+              help="Tool processes at a time (default: the CPU count).")
+@click.option("--keep", is_flag=True, help="Keep the work directory (logs, netlists).")
+@_usage_errors
+def cost_cmd(kind, flows, providers, json_path, floors, cache_dir, no_cache, jobs, keep, **params):
+    """Cost of one design point of unit KIND: area, depth, timing, fmax, energy and accuracy.
+
+    Runs the cost flows (Yosys for iCE40 / ECP5 / Xilinx 7-series with and without DSPs, generic
+    LUT4, 2-input gates, transistors, OSU 180 nm cells + OpenSTA; nextpnr fmax on iCE40 HX8K and
+    ECP5-25k) on the unit's Verilog, and on the floor references, and prints every metric with its
+    ratio to the floors. Results are cached per design, flow and tool version.
+
+    Exit status: 0 every flow and provider gave numbers, 1 some failed (the error is printed,
+    the other numbers are reported), 2 bad parameters or flow names.
+
+    Example: mpmac cost fma --a e4m3 --flows fast; mpmac cost mul --a bf16 --json out.json
+    """
+    from mpmac import cost
+    from mpmac.cost import model
+
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"--jobs={jobs} is invalid: it must be >= 1")
+    if flows is None or flows.strip() == "all":
+        flow_names = None
+    elif flows.strip() == "fast":
+        flow_names = list(cost.FAST_FLOWS)
+    else:
+        flow_names = [f.strip() for f in flows.split(",") if f.strip()]
+        if not flow_names:
+            raise ValueError(f"--flows {flows!r} names no flow; valid: fast, all, "
+                             f"{', '.join(cost.FLOWS)}")
+        unknown = [f for f in flow_names if f not in cost.FLOWS]
+        if unknown:
+            raise ValueError(f"--flows: unknown flow(s) {', '.join(unknown)}; valid: fast, all, "
+                             f"{', '.join(cost.FLOWS)}")
+    if providers is None:
+        provider_names = None
+    elif providers.strip() == "none":
+        provider_names = []
+    else:
+        provider_names = [p.strip() for p in providers.split(",") if p.strip()]
+        unknown = [p for p in provider_names if p not in model.PROVIDERS]
+        if unknown:
+            raise ValueError(f"--providers: unknown provider(s) {', '.join(unknown)}; valid: "
+                             f"none, {', '.join(model.PROVIDERS)}")
+    u = build_unit(kind, **params)
+    to_stdout = json_path == "-"
+    quiet = to_stdout or not sys.stderr.isatty()
+
+    def progress(line):
+        if not quiet:
+            click.echo(f"  {line}", err=True)
+
+    result = cost.evaluate(u, flow_names, cache_dir=cache_dir, floors=floors,
+                           providers=provider_names, jobs=jobs, cache=not no_cache, keep=keep,
+                           progress=progress)
+    if json_path is not None:
+        import json
+        text = json.dumps(result, indent=1) + "\n"
+        if to_stdout:
+            click.echo(text, nl=False)
+        else:
+            Path(json_path).write_text(text)
+    if not to_stdout:
+        console = _console()
+        console.print(f"{u.name}  ({', '.join(f'{k}={v}' for k, v in u.params.items())})")
+        console.print(cost_table(result))
+        for name, f in result.get("floors", {}).items():
+            what = (f"unsigned {f['width']}x{f['width']} multiplier" if name == "sigmul"
+                    else "signed 8x8 multiply, 32-bit accumulator register")
+            console.print(f"floor {name}: {f['name']} ({what})")
+        secs = result["seconds"]
+        console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in secs.items())
+                      + (f"; from the cache: {', '.join(result['cached'])}" if result["cached"]
+                         else ""))
+        console.print("tools: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
+        if json_path is not None:
+            console.print(f"wrote {json_path}")
+        for name, message in result["errors"].items():
+            console.print(f"error: {name}: {message}")
+    if result["errors"]:
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
