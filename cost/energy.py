@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -269,35 +271,72 @@ _NETLISTS: OrderedDict = OrderedDict()
 _NETLIST_CACHE_SIZE = 16
 
 
-def synthesize(verilog: str, top: str, workdir: Path | str | None = None) -> Netlist:
-    """Map Verilog to Yosys internal gates and parse the netlist (cached in memory by content).
+def default_cache_dir() -> Path:
+    """Where synthesized netlists are kept: ``<build root>/energy-netlists`` (the build root is
+    ``$MPMAC_BUILD_DIR`` or ``./.mpmac-build``, as for the other flows)."""
+    from mpmac.sim.runner import build_root
+    return build_root() / "energy-netlists"
 
-    ``workdir`` keeps the Yosys files (script, log, net.json, net.v, net_cells.v); by default they
-    go to a temporary directory that is removed again (``Netlist.files`` then holds the Verilog
-    texts only).
+
+_CACHED_FILES = ("net.json", "net.v", "net_cells.v")
+
+
+def synthesize(verilog: str, top: str, workdir: Path | str | None = None,
+               cache_dir: Path | str | None | bool = None) -> Netlist:
+    """Map Verilog to Yosys internal gates and parse the netlist.
+
+    Netlists are cached by a hash of the Verilog, the script and the Yosys version: in memory, and
+    on disk under ``cache_dir`` (default :func:`default_cache_dir`; ``False`` turns the disk cache
+    off), because ABC takes most of a measurement (about 45 s for an fp32 fma). ``workdir`` keeps the
+    Yosys files of a fresh run (script, log, net.json, net.v, net_cells.v); by default they go to a
+    temporary directory.
     """
     script = [f"read_verilog {top}.v", f"hierarchy -check -top {top}"] + \
         [line.format(top=top) for line in YOSYS_GATE_SCRIPT]
-    key = hashlib.sha256(("\n".join(script) + "\0" + verilog).encode()).hexdigest()
+    key = hashlib.sha256(("\n".join(script) + "\0" + versions().get("yosys", "") + "\0"
+                          + verilog).encode()).hexdigest()
     if workdir is None and key in _NETLISTS:
         _NETLISTS.move_to_end(key)
         return _NETLISTS[key]
+    disk = None
+    if cache_dir is not False and workdir is None:
+        disk = Path(cache_dir) if cache_dir not in (None, True) else default_cache_dir()
+        disk = disk / key[:24]
 
-    def run(path: Path) -> Netlist:
-        (path / f"{top}.v").write_text(verilog)
-        run_yosys(script, path)
+    def load(path: Path) -> Netlist:
         netlist = parse_netlist(json.loads((path / "net.json").read_text()), top)
         netlist.files = {"net.v": (path / "net.v").read_text(),
                          "net_cells.v": (path / "net_cells.v").read_text()}
         return netlist
 
-    if workdir is not None:
-        path = Path(workdir)
-        path.mkdir(parents=True, exist_ok=True)
-        netlist = run(path)
-    else:
-        with tempfile.TemporaryDirectory(prefix="mpmac-energy-") as tmp:
-            netlist = run(Path(tmp))
+    def run(path: Path) -> Netlist:
+        (path / f"{top}.v").write_text(verilog)
+        run_yosys(script, path)
+        return load(path)
+
+    netlist = None
+    if disk is not None and all((disk / f).exists() for f in _CACHED_FILES):
+        try:
+            netlist = load(disk)
+        except (OSError, ValueError, KeyError):
+            netlist = None  # a damaged entry: synthesize again
+    if netlist is None:
+        if workdir is not None:
+            path = Path(workdir)
+            path.mkdir(parents=True, exist_ok=True)
+            netlist = run(path)
+        else:
+            with tempfile.TemporaryDirectory(prefix="mpmac-energy-") as tmp:
+                netlist = run(Path(tmp))
+                if disk is not None:
+                    staging = disk.with_name(disk.name + f".tmp{os.getpid()}")
+                    staging.mkdir(parents=True, exist_ok=True)
+                    for f in _CACHED_FILES:
+                        shutil.copyfile(Path(tmp) / f, staging / f)
+                    try:
+                        staging.rename(disk)  # atomic: readers see all files or none
+                    except OSError:
+                        shutil.rmtree(staging, ignore_errors=True)  # another process won
     _NETLISTS[key] = netlist
     while len(_NETLISTS) > _NETLIST_CACHE_SIZE:
         _NETLISTS.popitem(last=False)
