@@ -122,8 +122,14 @@ class _Grid:
         if _lt(mag, self.value(code)):  # rounded up: step down to the lower neighbour
             code -= 1
         lo = code if code < self.max_code else self.max_code - 1
-        hi = self.value(lo + 1)
         low = self.value(lo)
+        # the next larger value (without subnormals, subnormal codes read as zero: skip them)
+        hi_code = lo + 1
+        while hi_code < self.max_code and not _lt(low, self.value(hi_code)):
+            hi_code += 1
+        hi = self.value(hi_code)
+        if not _lt(low, hi):  # only at the top: measure the gap below the largest value instead
+            low = self.value(lo - 1)
         return _add(hi, (-low[0], low[1]))
 
 
