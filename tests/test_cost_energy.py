@@ -144,7 +144,7 @@ def test_ulp_definition():
     assert quality.ulp("e4m3", 0) == Fraction(1, 512)  # subnormal spacing
     assert quality.ulp("fp32", 3) == Fraction(1, 2 ** 22)
     assert quality.ulp("posit8_0", 1) == Fraction(1, 32)
-    assert quality.ulp("e4m3_ftz", Fraction(1, 1000)) == Fraction(1, 64)  # no subnormals: min normal
+    assert quality.ulp("e4m3_ftz", Fraction(1, 1024)) == Fraction(1, 64)  # no subnormals: min normal
     assert quality.ulp("e4m3", 448) == 32  # the largest value: the gap below it
 
 
