@@ -397,15 +397,20 @@ def _write_json_atomic(path: Path, doc) -> None:
     os.replace(tmp, path)
 
 
-def _done_keys(points_dir: Path) -> frozenset:
+def _done_keys(points_dir: Path, retry_errors: bool = False) -> frozenset:
+    """Keys of the finished points in ``points_dir`` (with ``retry_errors``: those without a flow
+    or provider error)."""
     keys = set()
     for p in points_dir.glob("*.json"):
         try:
             doc = json.loads(p.read_text())
         except (OSError, ValueError):
             continue  # a torn file (cannot happen with atomic writes, but never trust a cache)
-        if doc.get("status") == "ok" and doc.get("key") == p.stem:
-            keys.add(p.stem)
+        if doc.get("status") != "ok" or doc.get("key") != p.stem:
+            continue
+        if retry_errors and (doc.get("result") or {}).get("errors"):
+            continue
+        keys.add(p.stem)
     return frozenset(keys)
 
 
@@ -438,7 +443,8 @@ class _Progress:
 
 def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLike,
               executor: str = "local", scheduler: str | None = None, jobs: int | None = None,
-              progress: bool = True, evaluate: Callable | None = None) -> SweepResult:
+              progress: bool = True, evaluate: Callable | None = None,
+              retry_errors: bool = False) -> SweepResult:
     """Evaluate every point of ``config`` and write results.csv, results.json and report.html.
 
     Parameters
@@ -452,6 +458,8 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
     progress : show a progress bar with ETA
     evaluate : callable with the signature of :func:`mpmac.cost.model.evaluate` (default: that
         function); it must be importable by the worker processes (a module-level function).
+    retry_errors : also recompute the cached points whose result has a flow or provider error
+        (points whose evaluation raised are always recomputed)
 
     Raises
     ------
@@ -473,7 +481,7 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
     points_dir = out / "points"
     points_dir.mkdir(parents=True, exist_ok=True)
     settings = config.settings
-    done = _done_keys(points_dir)
+    done = _done_keys(points_dir, retry_errors)
     t0 = time.perf_counter()
     answers: dict[int, dict] = {}
     computed = cached = 0

@@ -748,9 +748,13 @@ def mutate_cmd(kind, count, seed, jobs, sim, vectors, operators, formal, timeout
                    "count).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar with ETA.")
+@click.option("--retry-errors", is_flag=True,
+              help="Also recompute cached points that have a flow error (points whose evaluation "
+                   "failed are always recomputed).")
 @click.option("--list", "list_only", is_flag=True, help="Only list the points of the grid.")
 @_usage_errors
-def sweep_cmd(config, use_default, out_dir, executor, scheduler, jobs, progress, list_only):
+def sweep_cmd(config, use_default, out_dir, executor, scheduler, jobs, progress, retry_errors,
+              list_only):
     """Sweep unit parameters over a TOML grid and report cost against accuracy.
 
     Writes DIR/results.csv (one row per point: parameters, then metrics), DIR/results.json (raw
@@ -782,7 +786,7 @@ def sweep_cmd(config, use_default, out_dir, executor, scheduler, jobs, progress,
         return
     try:
         r = sweep.run_sweep(cfg, out_dir, executor=executor, scheduler=scheduler, jobs=jobs,
-                            progress=progress)
+                            progress=progress, retry_errors=retry_errors)
     except ConnectionError as e:
         console.print(f"error: {e}")
         sys.exit(3)

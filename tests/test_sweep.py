@@ -162,8 +162,11 @@ def test_default_sweep_lists_every_family():
     for fmt in ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "bf16", "fp16", "posit8_0", "posit16_1"):
         assert f'mul a="{fmt}"' in text, fmt
     for fmt in ("e4m3", "e2m1", "bf16", "fp16"):
-        assert f'fma a="{fmt}"' in text
-        assert f'mac a="{fmt}" acc="fp32"' in text and f'mac a="{fmt}" acc="kulisch"' in text
+        assert f'fma a="{fmt}" c="fp32" out="fp32"' in text
+        assert f'mac a="{fmt}" acc="fp32"' in text
+    for fmt in ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "fp16"):  # bf16: 539 bits, left out
+        assert f'mac a="{fmt}" acc="kulisch"' in text
+    assert 'mac a="posit8_0" acc="quire"' in text
     assert "nextpnr_ice40" not in cfg.flows and "nextpnr_ecp5" not in cfg.flows
     assert f"{len(cfg.points)} points" in text
 
@@ -290,3 +293,15 @@ def test_dask_scheduler_that_cannot_be_reached_exits_3(tmp_path):
                 "tcp://127.0.0.1:9", "--no-progress")
     assert r.exit_code == 3, r.output
     assert "tcp://127.0.0.1:9" in r.output
+
+
+def test_cached_points_with_flow_errors_are_kept_unless_retry_errors(tmp_path):
+    def write(key, status, errors):
+        (tmp_path / f"{key}.json").write_text(json.dumps(
+            {"key": key, "status": status, "result": {"errors": errors}}))
+    write("aaa", "ok", {})
+    write("bbb", "ok", {"osu018": "OpenSTA failed"})
+    write("ccc", "error", {})
+    (tmp_path / "ddd.json").write_text('{"key": "ddd", "stat')  # torn: never trusted
+    assert sweep._done_keys(tmp_path) == {"aaa", "bbb"}
+    assert sweep._done_keys(tmp_path, retry_errors=True) == {"aaa"}
