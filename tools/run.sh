@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two entry points of mpmac on a fresh Debian/Ubuntu machine with Python 3.11 (see README.md):
 #
-#   bash tools/run.sh main [ARGS...]   install what is missing, then run the default job (mpmac demo ARGS)
+#   bash tools/run.sh main [ARGS...]   install what is missing, then run the default job (mpmac demo ARGS,
+#                                      then the default cost sweep into out/sweep)
 #   bash tools/run.sh test [ARGS...]   install what is missing, then python -m pytest -n auto ARGS
 #
 # Installs, each only when needed: Debian packages (apt-get, when root), a venv in .venv, and
@@ -20,7 +21,8 @@ die() { printf '[run.sh] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
     cat <<'EOF'
-usage: bash tools/run.sh main [ARGS...]   run the built-in default job (mpmac demo ARGS)
+usage: bash tools/run.sh main [ARGS...]   run the built-in default job (mpmac demo ARGS, then
+                                         mpmac sweep --default -o out/sweep)
        bash tools/run.sh test [ARGS...]   run the tests (python -m pytest -n auto ARGS), e.g. test -m slow
 EOF
 }
@@ -29,8 +31,9 @@ EOF
 # One entry per package: "debian-package|shell test that succeeds when it is present"
 # (@PYVER@ stands for the chosen Python's version, e.g. 3.11).
 # BUILD_PACKAGES are needed only to pip-install (softposit builds from its sdist with gcc);
-# RUN_PACKAGES are checked on every run: Icarus, g++/make for Verilator's C++ builds, and native ABC
-# (the solver of the combinational proofs; the WASM Yosys's own ABC runs out of call stack there).
+# RUN_PACKAGES are checked on every run: Icarus, g++/make for Verilator's C++ builds, native ABC
+# (the solver of the combinational proofs; the WASM Yosys's own ABC runs out of call stack there),
+# and OpenSTA with the OSU 180 nm liberty for the cost model.
 BUILD_PACKAGES=(
     "build-essential|command -v gcc && command -v make"
     "python@PYVER@-dev|python_headers_present"
@@ -39,6 +42,9 @@ RUN_PACKAGES=(
     "iverilog|command -v iverilog && command -v vvp"
     "build-essential|command -v g++ && command -v make"
     "berkeley-abc|command -v berkeley-abc || command -v yosys-abc"
+    # the cost model's osu018 flow (area and critical path on a 180 nm liberty; the default sweep)
+    "opensta|command -v sta"
+    "qflow-tech-osu018|test -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib"
 )
 
 python_headers_present() {
@@ -152,7 +158,10 @@ case "$cmd" in
         setup
         warm_kernels
         say "mpmac demo $*"
-        exec "$VENV/bin/python" -m mpmac demo "$@"
+        "$VENV/bin/python" -m mpmac demo "$@"
+        # the cost model's default sweep (docs/sweep.md); a rerun reuses the points in out/sweep
+        say "mpmac sweep --default -o out/sweep"
+        exec "$VENV/bin/python" -m mpmac sweep --default -o out/sweep
         ;;
     test)
         setup
