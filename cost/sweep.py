@@ -30,6 +30,7 @@ retried by the next run); the other points carry on. At the end ``results.csv``,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -37,6 +38,8 @@ import itertools
 import json
 import math
 import os
+import signal
+import threading
 import time
 import tomllib
 import traceback
@@ -415,17 +418,25 @@ def _done_keys(points_dir: Path, retry_errors: bool = False) -> frozenset:
 
 
 class _Progress:
-    """A rich progress bar with ETA, or nothing."""
+    """A rich progress bar with ETA on a terminal; one line per point otherwise (logs, CI)."""
 
     def __init__(self, enabled: bool, total: int, title: str):
         self.bar = None
-        if enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                TextColumn("{task.fields[last]}"), transient=False)
-            self.task = self.bar.add_task(title, total=total, last="")
+        self.lines = False
+        self.total, self.done, self.t0 = total, 0, time.monotonic()
+        if not enabled:
+            return
+        from rich.console import Console
+        if not Console().is_terminal:
+            self.lines = True
+            print(title, flush=True)
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                            TextColumn("{task.fields[last]}"), transient=False)
+        self.task = self.bar.add_task(title, total=total, last="")
 
     def __enter__(self):
         if self.bar:
@@ -433,12 +444,23 @@ class _Progress:
         return self
 
     def advance(self, text: str):
+        self.done += 1
         if self.bar:
             self.bar.update(self.task, advance=1, last=text)
+        elif self.lines:
+            elapsed = time.monotonic() - self.t0
+            eta = elapsed / self.done * (self.total - self.done)
+            print(f"[{self.done}/{self.total}] {_clock(elapsed)} ETA {_clock(eta)}  {text}",
+                  flush=True)
 
     def __exit__(self, *exc):
         if self.bar:
             self.bar.stop()
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}"
 
 
 def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLike,
@@ -538,6 +560,34 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
     return SweepResult(out, rows, computed, cached, errors, seconds, *paths)
 
 
+def _worker_init():
+    """Worker processes end with the sweep: Linux kills them when their parent dies (kill -9);
+    Ctrl-C is for the parent, which then stops them (no traceback from every worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: a killed sweep's workers finish their point
+        pass
+
+
+@contextlib.contextmanager
+def _sigterm_exits():
+    """SIGTERM raises SystemExit in the main thread, so the cleanup below stops the workers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _run_local(tasks, jobs, progress, title, finish):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -545,9 +595,10 @@ def _run_local(tasks, jobs, progress, title, finish):
 
     # spawn: the parent holds threads (progress bar) and JIT state that must not be forked
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)) or 1,
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
     try:
-        with _Progress(progress, len(tasks), title) as bar:
+        with _sigterm_exits(), _Progress(progress, len(tasks), title) as bar:
             futures = {pool.submit(_run_point, *t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futures):
                 i = futures[fut]
@@ -589,7 +640,7 @@ def _run_dask(tasks, scheduler, jobs, progress, title, finish):
             cluster.close()
         raise ConnectionError(f"cannot reach the Dask scheduler at {address!r}: {e}") from None
     try:
-        with _Progress(progress, len(tasks), title) as bar:
+        with _sigterm_exits(), _Progress(progress, len(tasks), title) as bar:
             futures = [client.submit(_run_point, *t, pure=False) for t in tasks]
             index = {f.key: i for i, f in enumerate(futures)}
             for fut in as_completed(futures):
