@@ -733,10 +733,10 @@ def mutate_cmd(kind, count, seed, jobs, sim, vectors, operators, formal, timeout
 @click.option("--default", "use_default", is_flag=True,
               help="Run the built-in default sweep (FP8/FP6/FP4/BF16/FP16 and posit units, the "
                    "INT8 MAC floor; see docs/sweep.md) instead of CONFIG.toml.")
-@click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
-              type=click.Path(file_okay=False),
-              help="Output directory: results.csv, results.json, report.html and the per-point "
-                   "cache points/ (a rerun into DIR reuses every finished point).")
+@click.option("-o", "--output", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Output directory (required unless --list): results.csv, results.json, "
+                   "report.html and the per-point cache points/ (a rerun into DIR reuses every "
+                   "finished point).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
               show_default=True,
               help="local: parallel processes on this machine; dask: a Dask cluster (--scheduler).")
@@ -776,6 +776,8 @@ def sweep_cmd(config, use_default, out_dir, executor, scheduler, jobs, progress,
         raise ValueError(f"--jobs={jobs} is invalid: it must be >= 1")
     if scheduler is not None and executor != "dask":
         raise ValueError(f"--scheduler {scheduler} needs --executor dask")
+    if out_dir is None and not list_only:
+        raise ValueError("missing -o/--output DIR: where the results and the point cache go")
     cfg = sweep.load_config(sweep.default_config_path() if use_default else config)
     console = _console()
     if list_only:

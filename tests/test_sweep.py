@@ -145,6 +145,7 @@ def test_cli_bad_config_exits_2_naming_the_value_without_traceback(tmp_path):
     assert "e9m9z" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "o" / "results.csv").exists()
     for args, named in ((["-o", tmp_path / "o"], "neither"),
+                        ([bad], "missing -o/--output"),
                         ([bad, "--default", "-o", tmp_path / "o"], "both"),
                         ([tmp_path / "missing.toml", "-o", tmp_path / "o"], "missing.toml"),
                         ([bad, "-o", tmp_path / "o", "--jobs", "0"], "--jobs=0"),
@@ -155,7 +156,7 @@ def test_cli_bad_config_exits_2_naming_the_value_without_traceback(tmp_path):
 
 
 def test_default_sweep_lists_every_family():
-    r = run_cli("sweep", "--default", "-o", "unused", "--list")
+    r = run_cli("sweep", "--default", "--list")
     assert r.exit_code == 0, r.output
     cfg = sweep.load_config(sweep.default_config_path())
     text = r.output
