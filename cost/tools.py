@@ -10,10 +10,10 @@ so :func:`run_yosys` always logs to a file, and flows write their results with `
 from __future__ import annotations
 
 import functools
-import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from ..toolpath import find
 
 __all__ = ["ToolError", "find", "yosys", "run_yosys", "versions", "OSU018_LIBERTY"]
 
@@ -23,14 +23,6 @@ OSU018_LIBERTY = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
 
 class ToolError(RuntimeError):
     """A cost-flow tool is missing or failed; the message names the tool and the log."""
-
-
-def find(exe: str) -> str | None:
-    """Path of ``exe``: the running interpreter's bin/ first (a venv used without activation)."""
-    here = Path(sys.executable).parent / exe
-    if here.exists():
-        return str(here)
-    return shutil.which(exe)
 
 
 def yosys() -> str:
@@ -94,7 +86,7 @@ def versions() -> dict[str, str]:
         line = _first_line([yosys(), "-V"])
         if line:
             out["yosys"] = line.split(" (")[0]
-    sta = shutil.which("sta")
+    sta = find("sta")
     if sta:
         # the Debian OpenSTA prints its version with -version
         line = _first_line([sta, "-version"])

@@ -13,14 +13,14 @@ wall-clock time of the whole sby run.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..toolpath import find as _find
 
 __all__ = ["Job", "JobRun", "ToolError", "tool_paths", "run", "rerun", "work_dir", "STATUSES"]
 
@@ -44,14 +44,6 @@ GRACE = 120
 
 class ToolError(RuntimeError):
     """A tool of the formal flow is missing or failed outside the proof itself."""
-
-
-def _find(exe: str) -> str | None:
-    """Path of ``exe``: the running interpreter's bin/ first (a venv used without activation)."""
-    here = Path(sys.executable).parent / exe
-    if here.exists():
-        return str(here)
-    return shutil.which(exe)
 
 
 def tool_paths() -> dict[str, str]:
