@@ -17,11 +17,12 @@ Yosys cannot serve: its ABC runs out of call stack on these miters.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..toolpath import find
 
 __all__ = ["executable", "Aig", "AigError", "read_aag", "write_aig", "prove_cofactor"]
 
@@ -32,7 +33,7 @@ EXECUTABLES = ("berkeley-abc", "yosys-abc")
 def executable() -> str | None:
     """Path of a native ABC, or None."""
     for exe in EXECUTABLES:
-        found = shutil.which(exe)
+        found = find(exe)
         if found:
             return found
     return None
