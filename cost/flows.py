@@ -55,7 +55,7 @@ from typing import Callable
 from . import tools
 
 __all__ = ["Flow", "FlowError", "FlowResult", "FLOWS", "FAST_FLOWS", "available_flows",
-           "run_flows", "verilog_ports", "fmax_wrapper", "GATES"]
+           "run_flows", "verilog_ports", "fmax_wrapper", "sta_netlist", "GATES"]
 
 #: bumped when a flow's parsing or metric definitions change (part of every cache key)
 FLOW_VERSION = 1
@@ -169,6 +169,54 @@ def fmax_wrapper(ports: dict[str, tuple[str, int]], top: str, ff: str) -> str:
     lines.append(f"  {top} unit ({', '.join(conns)});")
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
+
+
+def sta_netlist(netlist: str) -> str:
+    """A Yosys netlist in the Verilog subset the Debian OpenSTA (2019) reads: no ``signed`` in
+    declarations, and every ``assign`` with a concatenation (``assign { a[4:3], b } = 3'b000;``)
+    split into one ``assign`` per bit. Cells and nets are unchanged."""
+    text = re.sub(r"^(\s*(?:input|output|inout|wire|reg)\s+)signed\s+", r"\1", netlist,
+                  flags=re.M)
+    ranges = {}
+    for m in re.finditer(r"^\s*(?:input|output|inout|wire|reg)\s+(?:\[(\d+):(\d+)\]\s*)?"
+                         r"(\\\S+\s|[A-Za-z_][\w$]*)\s*;", text, re.M):
+        ranges[m[3].strip()] = (int(m[1]), int(m[2])) if m[1] is not None else None
+
+    def bits(expr: str) -> list[str]:
+        expr = expr.strip()
+        if expr.startswith("{"):
+            if not expr.endswith("}"):
+                raise FlowError(f"cannot split the netlist expression {expr!r} for OpenSTA")
+            out = []
+            for item in re.findall(r"\\\S+\s(?:\[[^\]]*\])?|[^,\s][^,]*", expr[1:-1]):
+                out += bits(item)
+            return out
+        m = re.fullmatch(r"(\d+)'b([01xz]+)", expr)
+        if m:
+            digits = m[2].rjust(int(m[1]), "0")[-int(m[1]):]
+            return [f"1'b{d}" for d in digits]
+        m = re.fullmatch(r"(\\\S+|[A-Za-z_][\w$]*)\s*(?:\[(\d+)(?::(\d+))?\])?", expr)
+        if m is None:
+            raise FlowError(f"cannot split the netlist expression {expr!r} for OpenSTA")
+        name = m[1].strip()
+        if m[2] is not None:
+            hi, lo = int(m[2]), int(m[3] if m[3] is not None else m[2])
+        elif ranges.get(name) is not None:
+            hi, lo = ranges[name]
+        else:
+            return [name + " " if name.startswith("\\") else name]  # an escaped name ends in space
+        sep = " " if name.startswith("\\") else ""
+        step = -1 if hi >= lo else 1
+        return [f"{name}{sep}[{i}]" for i in range(hi, lo + step, step)]
+
+    def split(m: re.Match) -> str:
+        lhs, rhs = bits(m[2]), bits(m[3])
+        if len(lhs) != len(rhs):
+            raise FlowError(f"assign of {len(rhs)} bits to {len(lhs)} in {m[0]!r}")
+        return "".join(f"{m[1]}assign {a} = {b};\n" for a, b in zip(lhs, rhs))
+
+    return re.sub(r"^(\s*)assign\s+(\{[^;]*?|[^;{]*?)\s*=\s*([^;]*?);[ \t]*\n",
+                  lambda m: split(m) if "{" in m[0] else m[0], text, flags=re.M)
 
 
 # --- flows ---------------------------------------------------------------------------------------
@@ -487,10 +535,7 @@ class Osu018(_GenericFlow):
         """Critical path in ns of the mapped netlist (see :attr:`metrics`)."""
         netlist = (workdir / f"{self.name}.net.v").read_text()
         ports = verilog_ports(netlist, top)
-        # the Debian OpenSTA (2019) cannot parse "signed" in declarations; a netlist needs none
-        (workdir / f"{self.name}.sta.v").write_text(
-            re.sub(r"^(\s*(?:input|output|inout|wire|reg)\s+)signed\s+", r"\1", netlist,
-                   flags=re.M))
+        (workdir / f"{self.name}.sta.v").write_text(sta_netlist(netlist))
         data_in = [p for p, (d, _) in ports.items() if d == "in" and p != "clk"]
         outs = [p for p, (d, _) in ports.items() if d == "out"]
         clocked = "clk" in ports
@@ -513,8 +558,8 @@ class Osu018(_GenericFlow):
             raise FlowError(f"OpenSTA did not finish within {self.timeout:.0f} s") from None
         log.write_text(proc.stdout + proc.stderr)
         m = re.search(r"worst slack\s+(-?[\d.]+)", proc.stdout)
-        if proc.returncode != 0 or m is None or re.search(r"^Error", proc.stdout + proc.stderr,
-                                                          re.M):
+        problem = re.search(r"^Error|unknown port", proc.stdout + proc.stderr, re.M)
+        if proc.returncode != 0 or m is None or problem:
             raise FlowError(f"OpenSTA failed (exit {proc.returncode}); log {log}:\n"
                             f"{(proc.stdout + proc.stderr)[-1500:]}")
         return round(self.sta_period - float(m.group(1)), 4)
@@ -689,7 +734,8 @@ _MARK = "MPMAC-COST"
 
 
 def _group_script(flows: list[Flow], top: str) -> list[str]:
-    """One Yosys script for flows with the same prefix (just :meth:`Flow.script` for one flow)."""
+    """One Yosys script for flows with the same prefix: for one flow :meth:`Flow.script` with
+    ``log`` markers around the body (for the per-flow seconds; they do not touch the design)."""
     script = [f"read_verilog {DESIGN_FILE}", *flows[0].prefix(top)]
     if len(flows) > 1:
         script.append("design -save mpmac_prefix")

@@ -293,6 +293,22 @@ def test_sta_delay_combinational_and_clocked(fma_e4m3):
     assert 0 < mul4 < comb < 50 and 0 < mac < 50, (mul4, comb, mac)
 
 
+def test_sta_reads_netlists_with_concatenated_assigns(tmp_path):
+    """The Debian OpenSTA cannot parse `assign { a, b } = ...`; the flow splits them per bit."""
+    text = ("module m(a, y);\n  input [3:0] a;\n  output signed [5:0] y;\n  wire \\e ;\n"
+            "  assign { y[5:4], \\e , y[0] } = { a[3:2], 2'b01 };\n  assign y[3:1] = a[2:0];\n"
+            "endmodule\n")
+    assert F.sta_netlist(text).splitlines()[4:] == [
+        "  assign y[5] = a[3];", "  assign y[4] = a[2];", "  assign \\e  = 1'b0;",
+        "  assign y[0] = 1'b1;", "  assign y[3:1] = a[2:0];", "endmodule"]
+    assert "output [5:0] y;" in F.sta_netlist(text)
+    u = mpmac.unit("mac", a="e2m1", acc="kulisch")  # its constant flag bits are one such assign
+    r = F.run_flows(u.verilog(), u.name, ["osu018"], tmp_path)["osu018"]
+    assert r.error is None, r.error
+    assert re.search(r"assign [^;]*\{", next(tmp_path.glob("*/osu018.net.v")).read_text())
+    assert 0 < r.metrics["osu018.delay_ns"] < 50 and r.metrics["osu018.ff"] > 0
+
+
 def test_nextpnr_fmax_median_of_three_seeds(tmp_path):
     """A combinational e2m1 mul between registers, on iCE40 HX8K and ECP5-25k."""
     u = mpmac.unit("mul", a="e2m1")
