@@ -355,7 +355,7 @@ def _run_point(kind: str, params: tuple, settings: dict, done: frozenset,
         else:
             fn = evaluate
         result = fn(u, list(settings["flows"]), **_evaluate_kwargs(fn, settings, tool_jobs))
-        out["result"] = json.loads(json.dumps(result, default=_json_default))
+        out["result"] = _finite(json.loads(json.dumps(result, default=_json_default)))
     except Exception as e:  # noqa: BLE001 - any failure of one point becomes its error row
         out["status"] = "error"
         out["error"] = f"{type(e).__name__}: {e}"
@@ -394,9 +394,21 @@ class SweepResult:
     html_path: Path
 
 
+def _finite(v):
+    """NaN and infinities become None (null), so that the JSON files are standard JSON."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
+
+
 def _write_json_atomic(path: Path, doc) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False, default=_json_default) + "\n")
+    tmp.write_text(json.dumps(_finite(doc), indent=1, default=_json_default, allow_nan=False)
+                   + "\n")
     os.replace(tmp, path)
 
 
