@@ -188,16 +188,35 @@ def test_numbers_equal_independent_yosys_runs(fma_e4m3, tmp_path):
                                           "tee -q -o gates.ltp.txt ltp -noff"]
 
 
-def test_ice40_equals_independent_synth_ice40(tmp_path):
+def test_fpga_flows_equal_independent_plain_synthesis(tmp_path):
+    """ice40 and xc7 skip the vendor script's memory step (no memories: nothing to map); their
+    numbers must equal a plain synth_ice40 / synth_xilinx run."""
     u = mpmac.unit("mul", a="e2m1")
     v, top = u.verilog(), u.name
-    got = FLOWS["ice40"].run(v, top, tmp_path / "flow")
-    ref = _independent_stat(tmp_path / "ref", v, [f"synth_ice40 -top {top}"])
+    res = F.run_flows(v, top, ["ice40", "xc7"], tmp_path / "flow", jobs=2)
+    assert all(r.error is None for r in res.values()), res
+    ice40 = res["ice40"].metrics
+    ref = _independent_stat(tmp_path / "ice40", v, [f"synth_ice40 -top {top}"])
     cells = ref["num_cells_by_type"]
-    assert got["ice40.lut"] == cells["SB_LUT4"] > 0
-    assert got["ice40.carry"] == cells.get("SB_CARRY", 0)
+    assert ice40["ice40.lut"] == cells["SB_LUT4"] > 0
+    assert ice40["ice40.carry"] == cells.get("SB_CARRY", 0)
     # the independent run keeps Yosys's $scopeinfo bookkeeping cells; the flow deletes them
-    assert got["ice40.cells"] == ref["num_cells"] - cells.get("$scopeinfo", 0)
+    assert ice40["ice40.cells"] == ref["num_cells"] - cells.get("$scopeinfo", 0)
+    xc7 = res["xc7"].metrics
+    ref = _independent_stat(tmp_path / "xc7", v, [
+        f"synth_xilinx -family xc7 -flatten -noiopad -noclkbuf -top {top}", "delete t:$scopeinfo"])
+    cells = ref["num_cells_by_type"]
+    assert xc7["xc7.lut"] == sum(n for c, n in cells.items() if re.fullmatch(r"LUT\d|INV", c)) > 0
+    assert xc7["xc7.carry4"] == cells.get("CARRY4", 0) and xc7["xc7.cells"] == ref["num_cells"]
+
+
+def test_fpga_flow_refuses_a_design_with_memory(tmp_path):
+    text = ("module ram(clk, we, addr, d, q);\n  input clk;\n  input we;\n  input [3:0] addr;\n"
+            "  input [7:0] d;\n  output [7:0] q;\n  reg [7:0] mem [0:15];\n"
+            "  always @(posedge clk) if (we) mem[addr] <= d;\n  assign q = mem[addr];\n"
+            "endmodule\n")
+    with pytest.raises(F.FlowError, match=r"ram holds memories"):
+        FLOWS["ice40"].run(text, "ram", tmp_path)
 
 
 # --- cache, errors -------------------------------------------------------------------------------
