@@ -41,7 +41,8 @@ tests compare ``ice40`` and ``xc7`` with independent plain runs).
 Flows whose Yosys commands start alike share one Yosys process when run together by
 :func:`run_flows` (``gates``/``cmos``/``osu018`` after ``synth -flatten``, ``ice40`` with
 ``nextpnr_ice40``, ``ecp5`` with ``nextpnr_ecp5``): the shared commands run once, the design is
-saved (``design -save``) and each flow's own commands start from a fresh copy of it. The numbers
+saved (``design -save``); the first flow's own commands continue on it, each further flow's start
+from ``design -load`` of the saved copy. The numbers
 equal those of a separate Yosys run of each flow's script (:meth:`Flow.script`), which the tests
 check. When a shared process fails, each of its flows is run again alone, so one broken flow does
 not take the others down.
