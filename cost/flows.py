@@ -115,6 +115,13 @@ def _ltp(path: Path) -> int:
     return int(m.group(1))
 
 
+def _with_totals(m: dict, cells: dict) -> dict:
+    """``m`` plus ``cells`` (all cells) and ``other`` (cells that no metric of ``m`` counts)."""
+    m["cells"] = sum(cells.values())
+    m["other"] = m["cells"] - sum(v for k, v in m.items() if k != "cells")
+    return m
+
+
 def _count(cells: dict[str, int], pred: Callable[[str], bool]) -> int:
     return sum(n for t, n in cells.items() if pred(t))
 
@@ -391,9 +398,7 @@ class Ecp5(_FlatStatFlow):
              "mux": cells.get("PFUMX", 0) + cells.get("L6MUX21", 0)}
         if not self.nodsp:
             m["dsp"] = cells.get("MULT18X18D", 0)
-        m["cells"] = sum(cells.values())
-        m["other"] = m["cells"] - sum(v for k, v in m.items() if k != "cells")
-        return m
+        return _with_totals(m, cells)
 
 
 class Ecp5NoDsp(Ecp5):
@@ -431,9 +436,7 @@ class Xc7(_FlatStatFlow):
              "dsp": cells.get("DSP48E1", 0),
              "muxf": cells.get("MUXF7", 0) + cells.get("MUXF8", 0),
              "srl": cells.get("SRL16E", 0) + cells.get("SRLC32E", 0)}
-        m["cells"] = sum(cells.values())
-        m["other"] = m["cells"] - sum(v for k, v in m.items() if k != "cells")
-        return m
+        return _with_totals(m, cells)
 
 
 class Xc7NoDsp(Xc7):

@@ -150,32 +150,29 @@ def relative_metrics(metrics: dict, floor_metrics: dict[str, dict]) -> dict[str,
     return out
 
 
-def _resolve_flows(names) -> list[str]:
-    """Flow names in report order (ValueError naming an unknown one); None: every available."""
-    if names is None:
-        return available_flows()
+def _select(names, registry, what: str) -> list[str]:
+    """Names (a list or "a,b") in the registry's order; ValueError naming any unknown one."""
     if isinstance(names, str):
         names = names.split(",")
     names = [n.strip() for n in names if n.strip()]
-    unknown = [n for n in names if n not in FLOWS]
+    unknown = [n for n in names if n not in registry]
     if unknown:
-        raise ValueError(f"unknown flow(s) {', '.join(map(repr, unknown))}; valid: "
-                         f"{', '.join(FLOWS)}")
-    return [n for n in FLOWS if n in names]
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; valid: "
+                         f"{', '.join(registry)}")
+    return [n for n in registry if n in names]
+
+
+def _resolve_flows(names) -> list[str]:
+    """Flow names in report order (ValueError naming an unknown one); None: every available."""
+    return available_flows() if names is None else _select(names, FLOWS, "flow(s)")
 
 
 def _resolve_providers(names) -> list[str]:
     if names is None:
         return list(PROVIDERS)
-    if isinstance(names, str):
-        names = names.split(",")
-    names = [n.strip() for n in names if n.strip()]
-    unknown = [n for n in names if n not in PROVIDERS]
-    if unknown:
-        raise ValueError(f"unknown metric provider(s) {', '.join(map(repr, unknown))}; valid: "
-                         f"{', '.join(PROVIDERS)}")
+    chosen = set(_select(names, PROVIDERS, "metric provider(s)"))
     # analytic costs nothing and every report has it
-    return [n for n in PROVIDERS if n in names or n == "analytic"]
+    return [n for n in PROVIDERS if n in chosen or n == "analytic"]
 
 
 def evaluate(unit, flows: list[str] | None = None, *, cache_dir: Path | None = None,
