@@ -150,27 +150,40 @@ def relative_metrics(metrics: dict, floor_metrics: dict[str, dict]) -> dict[str,
     return out
 
 
-def _select(names, registry, what: str) -> list[str]:
-    """Names (a list or "a,b") in the registry's order; ValueError naming any unknown one."""
-    if isinstance(names, str):
-        names = names.split(",")
-    names = [n.strip() for n in names if n.strip()]
-    unknown = [n for n in names if n not in registry]
+def _select(names, registry, what: str, keywords: dict) -> list[str]:
+    """Names (a list or "a,b", or one of ``keywords``) in the registry's order.
+
+    ValueError when the text names nothing or an unknown name; the message lists what is valid.
+    """
+    if isinstance(names, str) and names.strip() in keywords:
+        return keywords[names.strip()]()
+    items = names.split(",") if isinstance(names, str) else list(names)
+    items = [n.strip() for n in items if n.strip()]
+    valid = ", ".join([*keywords, *registry])
+    if not items and names != []:
+        raise ValueError(f"{names!r} names no {what}; valid: {valid}")
+    unknown = [n for n in items if n not in registry]
     if unknown:
-        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; valid: "
-                         f"{', '.join(registry)}")
-    return [n for n in registry if n in names]
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; valid: {valid}")
+    return [n for n in registry if n in items]
 
 
-def _resolve_flows(names) -> list[str]:
-    """Flow names in report order (ValueError naming an unknown one); None: every available."""
-    return available_flows() if names is None else _select(names, FLOWS, "flow(s)")
+def resolve_flows(names) -> list[str]:
+    """Flow names in report order: a list, "a,b", "fast", "all" or None (every available flow).
+
+    ValueError naming an unknown flow.
+    """
+    if names is None:
+        return available_flows()
+    return _select(names, FLOWS, "flow(s)",
+                   {"all": available_flows, "fast": lambda: list(FAST_FLOWS)})
 
 
-def _resolve_providers(names) -> list[str]:
+def resolve_providers(names) -> list[str]:
+    """Metric provider names: a list, "a,b", "none" or None (all); ``analytic`` always runs."""
     if names is None:
         return list(PROVIDERS)
-    chosen = set(_select(names, PROVIDERS, "metric provider(s)"))
+    chosen = set(_select(names, PROVIDERS, "metric provider(s)", {"none": list}))
     # analytic costs nothing and every report has it
     return [n for n in PROVIDERS if n in chosen or n == "analytic"]
 
@@ -211,8 +224,8 @@ def evaluate(unit, flows: list[str] | None = None, *, cache_dir: Path | None = N
         An unknown flow or provider name (the message lists the valid ones).
     """
     t_start = time.monotonic()
-    flow_names = _resolve_flows(flows)
-    provider_names = _resolve_providers(providers)
+    flow_names = resolve_flows(flows)
+    provider_names = resolve_providers(providers)
     options = dict(extra or {})
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     verilog = unit.verilog()

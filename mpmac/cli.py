@@ -870,29 +870,8 @@ def cost_cmd(kind, flows, providers, json_path, floors, cache_dir, no_cache, job
 
     if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs={jobs} is invalid: it must be >= 1")
-    if flows is None or flows.strip() == "all":
-        flow_names = None
-    elif flows.strip() == "fast":
-        flow_names = list(cost.FAST_FLOWS)
-    else:
-        flow_names = [f.strip() for f in flows.split(",") if f.strip()]
-        if not flow_names:
-            raise ValueError(f"--flows {flows!r} names no flow; valid: fast, all, "
-                             f"{', '.join(cost.FLOWS)}")
-        unknown = [f for f in flow_names if f not in cost.FLOWS]
-        if unknown:
-            raise ValueError(f"--flows: unknown flow(s) {', '.join(unknown)}; valid: fast, all, "
-                             f"{', '.join(cost.FLOWS)}")
-    if providers is None:
-        provider_names = None
-    elif providers.strip() == "none":
-        provider_names = []
-    else:
-        provider_names = [p.strip() for p in providers.split(",") if p.strip()]
-        unknown = [p for p in provider_names if p not in model.PROVIDERS]
-        if unknown:
-            raise ValueError(f"--providers: unknown provider(s) {', '.join(unknown)}; valid: "
-                             f"none, {', '.join(model.PROVIDERS)}")
+    flow_names = model.resolve_flows(flows)   # ValueError (exit 2) naming a bad flow
+    provider_names = model.resolve_providers(providers)
     u = build_unit(kind, **params)
     to_stdout = json_path == "-"
     quiet = to_stdout or not sys.stderr.isatty()

@@ -364,6 +364,17 @@ def test_cli_bad_flow_exits_2_naming_it():
     assert r.exit_code == 2 and "energyy" in r.output
     r = run("cost", "mul", "--a", "nosuchformat", "--flows", "lut4")
     assert r.exit_code == 2 and "nosuchformat" in r.output
+    r = run("cost", "mul", "--a", "e2m1", "--flows", " , ")
+    assert r.exit_code == 2 and "names no flow" in r.output
+
+
+def test_flow_and_provider_keywords():
+    from mpmac.cost import model
+    assert model.resolve_flows("fast") == list(model.FAST_FLOWS)
+    assert model.resolve_flows("all") == model.available_flows() == model.resolve_flows(None)
+    assert model.resolve_flows("gates, lut4") == ["lut4", "gates"]      # report order
+    assert model.resolve_providers("none") == ["analytic"]
+    assert model.resolve_providers("quality") == ["analytic", "quality"]
 
 
 def test_cli_table_and_json(tmp_path):
