@@ -320,6 +320,14 @@ def round_float(f, sign, mag, exp, ctx, rand):
     if tiny and not f[F_SUBNORMALS]:
         return signed_zero(f, sign), UNDERFLOW | INEXACT
     flags = (INEXACT | (UNDERFLOW if tiny else 0)) if inexact else 0
+    return pack_float(f, sign, rounded, q, flags, ctx)
+
+
+def pack_float(f, sign, rounded, q, flags, ctx):
+    """Code of (-1)^sign * rounded * 2^q (rounded normalized: p bits, or fewer only at q == qmin),
+    with overflow handled per the rounding context. Returns (code, flags)."""
+    qmin = f[F_QMIN]
+    mb = f[F_MBITS]
     # fields without renormalising: a carry out of the significand moves into the exponent
     e_field = min(q - qmin, f[F_EFMAX]) + (rounded >> mb)
     m_field = rounded & ((1 << mb) - 1)
@@ -435,3 +443,164 @@ def convert_loop(fa, fo, ctx, A, R, Y, F):
 def decode_loop(f, A, CLS, S, M, E):
     for i in range(len(A)):
         CLS[i], S[i], M[i], E[i] = decode(f, A[i])
+
+
+# -- approximate variants: the L-Mul product and approximate normalization ------------------------
+# (docs/approximate.md states the semantics; mpmac/golden/variants.py parses the parameters)
+N_EXACT = 0
+N_COARSE = 1
+N_WINDOW = 2
+M_EXACT = 0
+M_LMUL = 1
+
+
+def field_top(t):
+    """Exponent of the top bit of a FINITE operand's datapath significand field: its leading one
+    (the unpack stage normalizes subnormal significands)."""
+    return t[3] + bitlen(t[2]) - 1
+
+
+def lmul_offset(m):
+    """L-Mul's constant 2^-l(m) in units of the mantissa LSB 2^-m: l(m) = m (m <= 3), 3 (m = 4),
+    4 (m > 4)."""
+    if m <= 3:
+        return 1
+    if m == 4:
+        return 2
+    return 1 << (m - 4)
+
+
+def lmul_product(fa, fb, a, b):
+    """L-Mul of two floats of one format as (term, field top), in the integer-add form.
+
+    The magnitude codes add as integers: exponent fields add (minus the bias) and the mantissa
+    fields plus the offset add below them, so a mantissa sum of c * 2^m (c = 0, 1 or 2) carries c
+    into the exponent: 2^(E+c) * (1 + (M - c 2^m) / 2^m) with E = ex + ey, M = mx + my + offset.
+    Subnormal operands count as zero (the form needs the hidden one); specials as in the exact
+    product. The exponent is unbounded here: the unit's rounder handles the range.
+    """
+    x = operand(fa, a)
+    y = operand(fb, b)
+    m = fa[F_MBITS]
+    if x[0] == FINITE and x[2] < (1 << m):
+        x = (ZERO, x[1], 0, 0, x[4])
+    if y[0] == FINITE and y[2] < (1 << m):
+        y = (ZERO, y[1], 0, 0, y[4])
+    t = product(x, y)
+    if t[0] != FINITE:
+        return t, 0
+    M = (x[2] - (1 << m)) + (y[2] - (1 << m)) + lmul_offset(m)
+    c = M >> m
+    top = (x[3] + m) + (y[3] + m) + c
+    return (FINITE, t[1], (1 << m) + M - (c << m), top - m, t[4]), top
+
+
+def product_top(fa, fb, a, b, mk):
+    """The product term of a unit's multiplier (exact or L-Mul) and its field top (the exact
+    product's field is the two operand fields side by side: its top is one above their sum)."""
+    if mk == M_LMUL:
+        return lmul_product(fa, fb, a, b)
+    x = operand(fa, a)
+    y = operand(fb, b)
+    return product(x, y), field_top(x) + field_top(y) + 1
+
+
+def sum_anchor(x, tx, y, ty):
+    """Exponent of the align-add window's top (carry) bit: one above the larger nonzero operand's
+    field top. Leading zeros of the sum are counted from here."""
+    if x[0] != FINITE:
+        return ty + 1
+    if y[0] != FINITE:
+        return tx + 1
+    return max(tx, ty) + 1
+
+
+def product_zone(mk):
+    """Exactly normalized top positions of a window holding a product: the carry position and the
+    exact product's two integer positions (2), or the carry and an L-Mul product's top (1)."""
+    return 2 if mk == M_EXACT else 1
+
+
+def norm_shift(lz, nkind, nk, zone):
+    """The normalizing left shift for ``lz`` leading zeros below the anchor: exact within the top
+    ``zone`` positions (the carry and the terms' own leading positions), approximate below."""
+    if lz <= zone or nkind == N_EXACT:
+        return lz
+    if nkind == N_COARSE:
+        return zone + ((lz - zone) // nk) * nk
+    return zone + min(lz - zone, nk)
+
+
+def round_float_at(f, sign, mag, exp, top, ctx, rand):
+    """Round (-1)^sign * mag * 2^exp to p bits below ``top`` (>= the value's own top bit), i.e. at
+    2^max(top - p + 1, qmin); the rounded value is then packed normalized. Underflow: inexact and
+    the delivered magnitude below 2^emin (a nonzero value delivered as 0 included); without
+    subnormals such a result flushes to zero. Returns (code, flags)."""
+    p = f[F_PREC]
+    qmin = f[F_QMIN]
+    q = top - (p - 1)
+    if f[F_SUBNORMALS] and q < qmin:
+        q = qmin
+    rounded, inexact = round_int(mag, q - exp, sign, ctx, rand)
+    if rounded == 0:
+        return signed_zero(f, sign), UNDERFLOW | INEXACT
+    top_v = q + bitlen(rounded) - 1
+    tiny = top_v < f[F_EMIN]
+    if tiny and not f[F_SUBNORMALS]:
+        return signed_zero(f, sign), UNDERFLOW | INEXACT
+    q2 = top_v - (p - 1)
+    if f[F_SUBNORMALS] and q2 < qmin:
+        q2 = qmin
+    if q2 > q:  # only a carry to 2^p: exact
+        rounded = rounded >> (q2 - q)
+    else:
+        rounded = rounded << (q - q2)
+    flags = (INEXACT | (UNDERFLOW if tiny else 0)) if inexact else 0
+    return pack_float(f, sign, rounded, q2, flags, ctx)
+
+
+def round_term_at(f, t, anchor, nkind, nk, zone, ctx, rand):
+    """round_term with approximate normalization of a sum whose window top is ``anchor``."""
+    cls, sign, mag, exp, invalid = t
+    if cls != FINITE or nkind == N_EXACT:
+        return round_term(f, t, ctx, rand)
+    top = exp + bitlen(mag) - 1
+    effective = anchor - norm_shift(anchor - top, nkind, nk, zone)
+    code, flags = round_float_at(f, sign, mag, exp, effective, ctx, rand)
+    return code, flags | (INVALID if invalid else 0)
+
+
+def mulv_elem(fa, fb, fo, ctx, mk, a, b, rand):
+    t, top = product_top(fa, fb, a, b, mk)
+    return round_term(fo, t, ctx, rand)
+
+
+def addv_elem(fa, fb, fo, ctx, window, nkind, nk, a, b, rand):
+    x = operand(fa, a)
+    y = operand(fb, b)
+    anchor = sum_anchor(x, field_top(x), y, field_top(y))
+    t = add_terms(x, y, window, ctx[C_MODE])
+    return round_term_at(fo, t, anchor, nkind, nk, 1, ctx, rand)
+
+
+def fmav_elem(fa, fb, fc, fo, ctx, window, mk, nkind, nk, a, b, c, rand):
+    prod, top = product_top(fa, fb, a, b, mk)
+    z = operand(fc, c)
+    anchor = sum_anchor(prod, top, z, field_top(z))
+    t = add_terms(prod, z, window, ctx[C_MODE])
+    return round_term_at(fo, t, anchor, nkind, nk, product_zone(mk), ctx, rand)
+
+
+def mulv_loop(fa, fb, fo, ctx, mk, A, B, R, Y, F):
+    for i in range(len(Y)):
+        Y[i], F[i] = mulv_elem(fa, fb, fo, ctx, mk, A[i], B[i], R[i])
+
+
+def addv_loop(fa, fb, fo, ctx, window, nkind, nk, A, B, R, Y, F):
+    for i in range(len(Y)):
+        Y[i], F[i] = addv_elem(fa, fb, fo, ctx, window, nkind, nk, A[i], B[i], R[i])
+
+
+def fmav_loop(fa, fb, fc, fo, ctx, window, mk, nkind, nk, A, B, C, R, Y, F):
+    for i in range(len(Y)):
+        Y[i], F[i] = fmav_elem(fa, fb, fc, fo, ctx, window, mk, nkind, nk, A[i], B[i], C[i], R[i])

@@ -105,4 +105,8 @@ def warm():
     compiled.add_loop(fmt, fmt, fmt, ctx, 20, x, x, x, out[0], out[1])
     compiled.fma_loop(fmt, fmt, fmt, fmt, ctx, 30, x, x, x, x, out[0], out[1])
     compiled.convert_loop(fmt, fmt, ctx, x, x, out[0], out[1])
+    compiled.mulv_loop(fmt, fmt, fmt, ctx, core.M_LMUL, x, x, x, out[0], out[1])
+    compiled.addv_loop(fmt, fmt, fmt, ctx, 20, core.N_COARSE, 2, x, x, x, out[0], out[1])
+    compiled.fmav_loop(fmt, fmt, fmt, fmt, ctx, 30, core.M_EXACT, core.N_WINDOW, 2, x, x, x, x,
+                       out[0], out[1])
     compiled.decode_loop(fmt, x, *out)

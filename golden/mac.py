@@ -35,6 +35,7 @@ from . import core, kernels
 from .formats import FloatFormat, Format, parse_format
 from .ops import bits_dtype, sum_window
 from .rounding import RoundingContext
+from .variants import Normalization
 
 __all__ = ["Accumulator", "parse_accumulator", "run", "KULISCH_CARRY_BITS"]
 
@@ -151,6 +152,72 @@ class _ExactState:
         return (core.FINITE, int(self.value < 0), abs(self.value), self.acc.lsb_exp, 0), extra
 
 
+class _LazyState:
+    """The lazy accumulator (normalize="lazy:G"): a value on the grid 2^(top - W + 1).
+
+    W = the acc format's precision + G. ``top`` (the field top) is the larger of its own and the
+    product's field top, plus one when the sum carries out: it never moves down while the value is
+    nonzero, so after cancellation the significand keeps leading zeros (and the grid stays coarse).
+    Each step rounds the exact sum onto the grid (the unit's rounding mode), never finer than
+    2^(qmin - G). A top above the acc format's emax overflows to +-Inf; a nonzero sum rounded to 0
+    raises underflow. NaN and Inf follow the float rules.
+    """
+
+    def __init__(self, fmt: FloatFormat, guard: int):
+        self.width = fmt.precision + guard
+        self.floor = fmt.qmin - guard
+        self.emax = fmt.emax
+        self.clear()
+
+    def clear(self):
+        self.term = (core.ZERO, 0, 0, 0, 0)
+        self.top = None
+
+    def add_product(self, prod, prod_top, cx, rand) -> int:
+        """acc <- lazy_round(acc + prod); returns the step's flags."""
+        k = kernels.python
+        state = self.term
+        if prod[0] == core.FINITE and state[0] == core.FINITE:
+            self.top = max(self.top, prod_top)
+            exp = min(prod[3], state[3])
+            value = ((-1) ** prod[1] * (prod[2] << (prod[3] - exp))
+                     + (-1) ** state[1] * (state[2] << (state[3] - exp)))
+            if value == 0:
+                self.clear()
+                self.term = (core.ZERO, int(cx[core.C_MODE] == core.RDN), 0, 0, 0)
+                return 0
+            return self._store((core.FINITE, int(value < 0), abs(value), exp, 0), cx, rand)
+        if prod[0] == core.FINITE and state[0] == core.ZERO:
+            self.top = prod_top
+            return self._store(prod, cx, rand)
+        # zero products leave a finite accumulator as it is; specials and zeros follow add_terms
+        total = k.add_terms(prod, state, 2, cx[core.C_MODE])
+        if total[0] != core.FINITE:
+            self.term, self.top = (total[0], total[1], 0, 0, 0), None
+        return core.INVALID if total[4] else 0
+
+    def _store(self, term, cx, rand) -> int:
+        """Round a FINITE term onto the grid below ``self.top`` (moved up on a carry)."""
+        _, sign, mag, exp, _ = term
+        k = kernels.python
+        if exp + k.bitlen(mag) - 1 > self.top:  # the sum carried out of the field
+            self.top += 1
+        q = max(self.top - self.width + 1, self.floor)
+        rounded, inexact = k.round_int(mag, q - exp, sign, cx, rand)
+        if rounded >> self.width:  # a rounding carry: 2^W exactly
+            self.top += 1
+            rounded, q = rounded >> 1, q + 1
+        flags = core.INEXACT if inexact else 0
+        if rounded == 0:
+            self.term, self.top = (core.ZERO, sign, 0, 0, 0), None
+            return core.UNDERFLOW | core.INEXACT
+        if self.top > self.emax:
+            self.term, self.top = (core.INF, sign, 0, 0, 0), None
+            return core.OVERFLOW | core.INEXACT
+        self.term = (core.FINITE, sign, rounded, q, 0)
+        return flags
+
+
 def _inputs(a, b, in_valid, clear, rand, ctx):
     arrays = [np.asarray(x) for x in (a, b, 1 if in_valid is None else in_valid,
                                       0 if clear is None else clear, 0 if rand is None else rand)]
@@ -165,8 +232,14 @@ def _inputs(a, b, in_valid, clear, rand, ctx):
 
 
 def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingContext,
-        a, b, in_valid=None, clear=None, rand=None):
-    """Run a mac over a sequence of cycles. Returns (y, flags) arrays, one entry per rising edge."""
+        a, b, in_valid=None, clear=None, rand=None, *, mul_approx: int = core.M_EXACT,
+        normalize: Normalization = Normalization()):
+    """Run a mac over a sequence of cycles. Returns (y, flags) arrays, one entry per rising edge.
+
+    ``mul_approx`` (a core.M_* code) picks the multiplier; ``normalize`` the rounded
+    accumulator's normalization (coarse/window: each update as core.round_term_at; lazy: the
+    :class:`_LazyState` accumulator, rounded into ``out`` by the readout).
+    """
     a, b, valid, clr, rnd = _inputs(a, b, in_valid, clear, rand, ctx)
     k = kernels.python
     da, db, do = (kernels.describe(f, wide=True) for f in (fa, fb, out))
@@ -174,8 +247,12 @@ def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingCont
     y = np.zeros(len(a), dtype=bits_dtype(out))
     flags = np.zeros(len(a), dtype=np.uint8)
     sticky, last_rand = 0, 0
+    lazy = normalize.kind == "lazy"
+    nkind, nk = (core.N_EXACT, 0) if lazy else normalize.code
     if acc.exact:
         state = _ExactState(acc)
+    elif lazy:
+        state = _LazyState(acc.fmt, normalize.k)
     else:
         dacc = kernels.describe(acc.fmt, wide=True)
         window = sum_window((fa.precision + fb.precision, acc.fmt.precision), acc.fmt, ctx)
@@ -185,20 +262,27 @@ def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingCont
             last_rand = rnd[t]
             if clr[t]:
                 sticky = 0
-            prod = k.product(k.operand(da, a[t]), k.operand(db, b[t]))
-            if acc.exact:
+            prod, prod_top = k.product_top(da, db, a[t], b[t], mul_approx)
+            if acc.exact or lazy:
                 if clr[t]:
                     state.clear()
-                state.add_product(prod)
+                if lazy:
+                    sticky |= state.add_product(prod, prod_top, cx, last_rand)
+                else:
+                    state.add_product(prod)
             else:
                 base = k.operand(dacc, 0 if clr[t] else acc_code)
+                anchor = k.sum_anchor(prod, prod_top, base, k.field_top(base))
                 term = k.add_terms(prod, base, window, cx[core.C_MODE])
-                acc_code, step_flags = k.round_term(dacc, term, cx, last_rand)
+                acc_code, step_flags = k.round_term_at(dacc, term, anchor, nkind, nk,
+                                                       k.product_zone(mul_approx), cx, last_rand)
                 sticky |= step_flags
         if acc.exact:
             term, extra = state.readout_term()
             code, read_flags = k.round_term(do, term, cx, last_rand)
             read_flags |= extra
+        elif lazy:
+            code, read_flags = k.round_term(do, state.term, cx, last_rand)
         elif out == acc.fmt:
             code, read_flags = acc_code, 0
         else:

@@ -77,23 +77,36 @@ def _fits(*widths) -> bool:
     return max(widths) <= kernels.FAST_BITS
 
 
-def mul(fa: Format, fb: Format, out: Format, ctx: RoundingContext, a, b, rand=None):
-    """a * b rounded once into ``out``."""
+def mul(fa: Format, fb: Format, out: Format, ctx: RoundingContext, a, b, rand=None,
+        mul_approx: int = core.M_EXACT):
+    """a * b rounded once into ``out`` (``mul_approx``: a core.M_* multiplier variant)."""
     wide = not _fits(fa.precision + fb.precision, guard_bits_needed(out, ctx))
+    if mul_approx != core.M_EXACT:
+        return _run("mulv_loop", out, ctx, (mul_approx,), (fa, fb), dict(a=a, b=b), rand, wide)
     return _run("mul_loop", out, ctx, (), (fa, fb), dict(a=a, b=b), rand, wide)
 
 
-def add(fa: Format, fb: Format, out: Format, ctx: RoundingContext, a, b, rand=None):
-    """a + b rounded once into ``out``."""
+def add(fa: Format, fb: Format, out: Format, ctx: RoundingContext, a, b, rand=None,
+        normalize: tuple[int, int] = (core.N_EXACT, 0)):
+    """a + b rounded once into ``out`` (``normalize``: a core.N_* variant and its number)."""
     window = sum_window((fa.precision, fb.precision), out, ctx)
-    return _run("add_loop", out, ctx, (window,), (fa, fb), dict(a=a, b=b), rand, not _fits(window + 1))
+    wide = not _fits(window + 1)
+    if normalize[0] != core.N_EXACT:
+        return _run("addv_loop", out, ctx, (window, *normalize), (fa, fb), dict(a=a, b=b), rand,
+                    wide)
+    return _run("add_loop", out, ctx, (window,), (fa, fb), dict(a=a, b=b), rand, wide)
 
 
-def fma(fa: Format, fb: Format, fc: Format, out: Format, ctx: RoundingContext, a, b, c, rand=None):
-    """a * b + c with a single rounding into ``out``."""
+def fma(fa: Format, fb: Format, fc: Format, out: Format, ctx: RoundingContext, a, b, c, rand=None,
+        mul_approx: int = core.M_EXACT, normalize: tuple[int, int] = (core.N_EXACT, 0)):
+    """a * b + c with a single rounding into ``out`` (approximate variants as in mul and add)."""
     window = sum_window((fa.precision + fb.precision, fc.precision), out, ctx)
-    return _run("fma_loop", out, ctx, (window,), (fa, fb, fc), dict(a=a, b=b, c=c), rand,
-                not _fits(window + 1))
+    operands = dict(a=a, b=b, c=c)
+    wide = not _fits(window + 1)
+    if mul_approx != core.M_EXACT or normalize[0] != core.N_EXACT:
+        return _run("fmav_loop", out, ctx, (window, mul_approx, *normalize), (fa, fb, fc), operands,
+                    rand, wide)
+    return _run("fma_loop", out, ctx, (window,), (fa, fb, fc), operands, rand, wide)
 
 
 def convert(fa: Format, out: Format, ctx: RoundingContext, a, rand=None):

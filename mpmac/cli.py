@@ -344,6 +344,14 @@ def _unit_options(func):
         click.option("--latency", type=int, metavar="N",
                      help="Pipeline depth of the unit (default: 0); part of the unit name, it does "
                           "not change the golden results."),
+        click.option("--normalize", metavar="exact|coarse:K|window:L|lazy[:G]",
+                     help="add, fma, mac: normalization of the sum (default: exact). coarse:K shifts "
+                          "by multiples of K, window:L searches the leading one in the top L "
+                          "positions, lazy[:G] keeps a mac accumulator unnormalized with G extra "
+                          "bits (default 4). See docs/approximate.md."),
+        click.option("--mul-approx", "mul_approx", type=click.Choice(["exact", "lmul"]),
+                     help="mul, fma, mac: the multiplier (default: exact); lmul = L-Mul, an "
+                          "integer add of the exponent-mantissa fields (docs/approximate.md)."),
     ]
     for opt in reversed(opts):
         func = opt(func)

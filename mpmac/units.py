@@ -12,6 +12,8 @@ dashes), in sweep files and in reports:
     subnormals   False: subnormal inputs read as zero and tiny results flush to zero
     tininess     after | before
     latency      0 = combinational; N > 0 = pipelined, result N rising edges after its inputs
+    normalize    add, fma, mac: exact | coarse:K | window:L | lazy[:G] (mac), see golden/variants.py
+    mul_approx   mul, fma, mac: exact | lmul (L-Mul), see golden/variants.py
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .golden import mac as golden_mac
 from .golden import ops
 from .golden.formats import FloatFormat, Format, parse_format
 from .golden.rounding import Flags, RoundingContext
+from .golden.variants import Normalization, check_mul_approx, check_normalize, parse_normalize
 
 __all__ = ["Unit", "Mul", "Add", "Fma", "Convert", "Mac", "unit", "KINDS"]
 
@@ -220,6 +223,41 @@ class Unit:
 
 
 @dataclass(frozen=True, kw_only=True)
+class _ApproxMultiplier(Unit):
+    """The ``mul_approx`` parameter: which multiplier forms the product (exact or L-Mul)."""
+
+    mul_approx: str = "exact"
+
+    @property
+    def mul_code(self) -> int:
+        """The kernels' code of the multiplier variant (validated)."""
+        return check_mul_approx(self.mul_approx, self.fmt("a"), self.fmt("b"))
+
+    def _name_extras(self):
+        return super()._name_extras() + ([] if self.mul_approx == "exact" else [self.mul_approx])
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ApproxNormalize(Unit):
+    """The ``normalize`` parameter: exact, or an approximate normalization of the sum."""
+
+    normalize: str | Normalization = "exact"
+
+    def _parse_normalize(self, result_role: str):
+        norm = parse_normalize(self.normalize)
+        check_normalize(norm, self.kind, self.fmt(result_role), self.tininess)
+        object.__setattr__(self, "normalize", norm.spec)
+
+    @property
+    def normalization(self) -> Normalization:
+        return parse_normalize(self.normalize)
+
+    def _name_extras(self):
+        n = self.normalization
+        return super()._name_extras() + ([] if n.exact else [n.spec.replace(":", "")])
+
+
+@dataclass(frozen=True, kw_only=True)
 class _BinaryOp(Unit):
     a: Format | str = None
     b: Format | str | None = None
@@ -234,28 +272,39 @@ class _BinaryOp(Unit):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Mul(_BinaryOp):
-    """``y = round(a * b)``."""
+class Mul(_BinaryOp, _ApproxMultiplier):
+    """``y = round(a * b)`` (``mul_approx="lmul"``: the L-Mul product, rounded)."""
 
     kind = "mul"
 
+    def __post_init__(self):
+        super().__post_init__()
+        self.mul_code
+
     def _golden(self, a, b, rand=None):
-        return ops.mul(self.fmt("a"), self.fmt("b"), self.fmt("out"), self.ctx, a, b, rand)
+        return ops.mul(self.fmt("a"), self.fmt("b"), self.fmt("out"), self.ctx, a, b, rand,
+                       mul_approx=self.mul_code)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Add(_BinaryOp):
-    """``y = round(a + b)``."""
+class Add(_BinaryOp, _ApproxNormalize):
+    """``y = round(a + b)`` (``normalize``: exact or approximate normalization of the sum)."""
 
     kind = "add"
 
+    def __post_init__(self):
+        super().__post_init__()
+        self._parse_normalize("out")
+
     def _golden(self, a, b, rand=None):
-        return ops.add(self.fmt("a"), self.fmt("b"), self.fmt("out"), self.ctx, a, b, rand)
+        return ops.add(self.fmt("a"), self.fmt("b"), self.fmt("out"), self.ctx, a, b, rand,
+                       normalize=self.normalization.code)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Fma(Unit):
-    """``y = round(a * b + c)`` with a single rounding."""
+class Fma(_ApproxMultiplier, _ApproxNormalize):
+    """``y = round(a * b + c)`` with a single rounding (approximate variants: mul_approx,
+    normalize)."""
 
     kind = "fma"
     operands = ("a", "b", "c")
@@ -270,10 +319,13 @@ class Fma(Unit):
         self._parse("out", self.a)
         self._parse("c", self.out)
         super().__post_init__()
+        self._parse_normalize("out")
+        self.mul_code
 
     def _golden(self, a, b, c, rand=None):
         return ops.fma(self.fmt("a"), self.fmt("b"), self.fmt("c"), self.fmt("out"), self.ctx,
-                       a, b, c, rand)
+                       a, b, c, rand, mul_approx=self.mul_code,
+                       normalize=self.normalization.code)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -300,7 +352,7 @@ class Convert(Unit):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Mac(Unit):
+class Mac(_ApproxMultiplier, _ApproxNormalize):
     """Multiply-accumulate over a stream, see DESIGN.md's mac contract and :mod:`mpmac.golden.mac`.
 
     On a rising edge with ``in_valid``: ``acc <- round_acc((clear ? 0 : acc) + a*b)``; ``y`` is the
@@ -329,6 +381,12 @@ class Mac(Unit):
             default_out = accumulator.fmt
         self._parse("out", default_out)
         super().__post_init__()
+        self.mul_code
+        norm = parse_normalize(self.normalize)
+        if not norm.exact and accumulator.exact:
+            raise ValueError(f"normalize={norm.spec!r} needs a rounded accumulator (a format), "
+                             f"not acc={self.acc!r}, which is exact")
+        self._parse_normalize("acc")
 
     @property
     def accumulator(self) -> golden_mac.Accumulator:
@@ -344,7 +402,7 @@ class Mac(Unit):
         return super().fmt(role)
 
     def _name_extras(self):
-        return ["acc" + str(self.acc)]
+        return ["acc" + str(self.acc)] + super()._name_extras()
 
     def component(self, product: str = "internal", expose_state: bool = False):
         from .rtl.mac import MacUnit
@@ -364,7 +422,8 @@ class Mac(Unit):
 
     def _golden(self, a, b, in_valid=None, clear=None, rand=None):
         return golden_mac.run(self.fmt("a"), self.fmt("b"), self.accumulator, self.fmt("out"),
-                              self.ctx, a, b, in_valid, clear, rand)
+                              self.ctx, a, b, in_valid, clear, rand, mul_approx=self.mul_code,
+                              normalize=self.normalization)
 
 
 KINDS: dict[str, type[Unit]] = {cls.kind: cls for cls in (Mul, Add, Fma, Convert, Mac)}

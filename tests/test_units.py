@@ -49,11 +49,36 @@ def test_names_are_deterministic_and_distinguish_parameters():
     ("mul", {"a": "e4m3", "tininess": "during"}, "during"),
     ("mul", {"a": "e4m3", "widht": 3}, "widht"),
     ("convert", {"a": "fp32"}, "out"),
+    ("add", {"a": "e4m3", "normalize": "coarse"}, "coarse"),
+    ("add", {"a": "e4m3", "normalize": "coarse:1"}, "coarse:1"),
+    ("add", {"a": "e4m3", "normalize": "window:0"}, "window:0"),
+    ("add", {"a": "e4m3", "normalize": "lazy"}, "mac"),
+    ("add", {"a": "e4m3", "normalize": "round:3"}, "round:3"),
+    ("add", {"a": "posit8_0", "normalize": "window:2"}, "posit8_0"),
+    ("fma", {"a": "e4m3", "normalize": "window:2", "tininess": "before"}, "tininess"),
+    ("mac", {"a": "e4m3", "acc": "kulisch", "normalize": "coarse:2"}, "kulisch"),
+    ("mul", {"a": "e4m3", "mul_approx": "log"}, "log"),
+    ("mul", {"a": "e4m3", "b": "e5m2", "mul_approx": "lmul"}, "e5m2"),
+    ("fma", {"a": "posit8_0", "mul_approx": "lmul"}, "posit8_0"),
+    ("mul", {"a": "e4m3", "normalize": "window:2"}, "normalize"),
+    ("convert", {"a": "fp16", "out": "e4m3", "mul_approx": "lmul"}, "mul_approx"),
 ])
 def test_bad_parameters_name_the_value(kind, params, fragment):
     with pytest.raises(ValueError) as err:
         mpmac.unit(kind, **params)
     assert fragment in str(err.value)
+
+
+def test_approximate_variants_are_named_and_canonical():
+    exact = mpmac.unit("fma", a="bf16")
+    coarse = mpmac.unit("fma", a="bf16", normalize=" Coarse:4 ")
+    assert coarse.normalize == "coarse:4" and coarse.params["normalize"] == "coarse:4"
+    names = {exact.name, coarse.name, mpmac.unit("fma", a="bf16", normalize="window:4").name,
+             mpmac.unit("fma", a="bf16", mul_approx="lmul").name}
+    assert len(names) == 4 and "coarse4" in coarse.name
+    lazy = mpmac.unit("mac", a="e4m3", acc="fp32", normalize="lazy")
+    assert lazy.normalize == "lazy:4" and "lazy4" in lazy.name
+    assert exact.name == "mpmac_fma_bf16_bf16_bf16_bf16_rne_l0"  # exact names unchanged
 
 
 def test_golden_checks_inputs_and_broadcasts():
