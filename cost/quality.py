@@ -7,8 +7,9 @@ Per operation (``n`` operations, operands from :func:`mpmac.cost.energy.stimulus
     the unit's golden output ``y`` against the exact result ``x`` of its operation on the same
     (quantized) operands: mul ``a*b``, add ``a+b``, fma ``a*b+c``, convert ``a``; for a mac, one
     update: ``x = acc + a*b`` with ``acc`` the accumulator the hardware holds before the update
-    (exact for kulisch/quire; the golden accumulator otherwise), against the readout ``y`` (the
-    accumulator is cleared every ``mac_len`` updates).
+    (exact for kulisch/quire; the golden accumulator otherwise, read out in the ``acc`` format:
+    for ``normalize="lazy:G"``, whose state has G more bits, that readout is rounded), against the
+    readout ``y`` (the accumulator is cleared every ``mac_len`` updates).
 
     * ``quality.max_ulp`` / ``quality.mean_ulp``: ``|y - x| / ulp(x)``, where ``ulp(x)`` is the gap
       between the two output-format values bracketing ``|x|`` (the lower one included: the weight of
@@ -34,10 +35,46 @@ A long dot product (``quality.dot_rel_err``), ``dot_trials`` dot products of len
 The reference is the exact dot product of the quantized operands. ``dot_rel_err`` is the
 normalized RMS error ``sqrt(sum_k (s_k - x_k)^2 / sum_k x_k^2)`` over the trials (robust to a single
 trial whose exact sum cancels to near zero); a trial with a non-finite result makes it ``inf``.
+
+Approximate variants (docs/approximate.md): the error of a unit against **its exact unit**, the same
+unit with ``normalize="exact"`` and ``mul_approx="exact"`` (add, mul, fma, mac; an exact unit
+reports zeros), on ``n`` operations drawn like the per-operation ones:
+    add, mul, fma  one operation each;
+    mac            a two-product update: cleared, ``acc = a1*b1``, then ``acc += a2*b2``, read out
+                   (the first product loads an empty accumulator, so both units add the second
+                   product to the same accumulator unless the multiplier is approximate).
+
+    * ``quality.approx.ulp_hist``: counts of ``|y - r| / ulp(r)`` (``r`` the exact unit's output,
+      ulp as above in the output format) in the bins of :func:`ulp_bin_labels`: exactly 0,
+      ``(0, 1]``, ``(1, 2]``, ..., ``(2^23, 2^24]``, above ``2^24``;
+    * ``quality.approx.max_ulp`` / ``quality.approx.mean_ulp``: max and mean of that error;
+    * ``quality.approx.bias``: mean signed relative error ``(y - r) / r`` over ``r != 0``: positive
+      when the variant's results are larger in magnitude;
+    * ``quality.approx.mean_rel_err``: mean of ``|y - r| / |r|`` over ``r != 0``;
+    * ``quality.approx.n``, ``quality.approx.n_special`` (a non-finite ``y`` or ``r``, left out).
+
+Long accumulations (fma, mac; every variant, the exact one included, against exact arithmetic):
+    * ``quality.dot_mean_rel_err.<L>`` for ``L`` in :data:`LONG_DOT_LENS` (64 ... 4096): the mean
+      over ``long_trials`` trials of ``|s - x| / |x|``, ``s`` the unit's dot product of length
+      ``L`` (chained as above: ``s <- fma(a_i, b_i, s)``, or the mac's readout), ``x`` the exact dot
+      product of the quantized operands. The lengths are prefixes of one chain per trial (the
+      readout after the first L terms). A trial with a non-finite ``s`` makes it ``inf`` (counted in
+      ``quality.dot_long_nonfinite``); one whose exact ``x`` is 0 is left out. The mean has a
+      heavy tail (a trial whose exact sum nearly cancels); ``quality.dot_nrms_err.<L>``, the
+      normalized RMS error of the same trials (as ``dot_rel_err``), does not.
+    * ``quality.layer_rel_err``: a layer ``Y = W X`` of :data:`LAYER` (outputs, fan-in, batch):
+      weights Laplace with standard deviation 1 (trained weights are Laplace-like; the scale stands
+      for a per-tensor quantization scale), activations ReLU of standard Gaussians, each quantized
+      to its operand format (``a`` weights, ``b`` activations), drawn from a fixed seed. Each output
+      is a dot product over the fan-in computed by the unit's chain; the error is the relative
+      Frobenius norm ``||Y_unit - Y_exact|| / ||Y_exact||`` (exact products of the quantized
+      operands).
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
 import time
 from fractions import Fraction
@@ -46,9 +83,30 @@ import numpy as np
 
 from .energy import DISTRIBUTIONS, _real_values, describe, quantize, stimulus, uniform_patterns
 
-__all__ = ["measure", "exact_values", "ulp", "DOT_LEN"]
+__all__ = ["measure", "exact_values", "ulp", "DOT_LEN", "exact_unit", "approx_errors", "long_dot",
+           "layer_error", "layer_operands", "long_dot_operands", "dot_errors", "ulp_bin_labels",
+           "LONG_DOT_LENS", "LONG_TRIALS", "LAYER", "ULP_EDGES"]
 
 DOT_LEN = 1024
+
+#: lengths of the long dot products (prefixes of one chain per trial)
+LONG_DOT_LENS = (64, 256, 1024, 4096)
+
+#: trials (chains) of the long dot products
+LONG_TRIALS = 16
+
+#: the layer workload: (outputs, fan-in, batch); a mac computes outputs * batch * fan-in steps
+LAYER = (64, 256, 4)
+
+#: upper edges of the ULP-error histogram bins above 0: (0, 1], (1, 2], ..., (2^23, 2^24]
+ULP_EDGES = tuple(float(2 ** k) for k in range(25))
+
+#: kinds with approximate variants (the ``quality.approx.*`` metrics) / with accumulation chains
+APPROX_KINDS = ("add", "mul", "fma", "mac")
+CHAIN_KINDS = ("fma", "mac")
+
+# distinct random streams of the long dot products and the layer (see _rng_for)
+_LONG_DOT_STREAM, _LAYER_STREAM = 0x10D07, 0x1A7E2
 
 
 # -- exact values ----------------------------------------------------------------------------------
@@ -198,7 +256,8 @@ def _per_op_pairs(unit, ops: dict, mac_len: int):
 def _mac_run(unit, a, b, clear, rand, out_fmt):
     from mpmac.golden import mac as golden_mac
     y, _ = golden_mac.run(unit.fmt("a"), unit.fmt("b"), unit.accumulator, out_fmt, unit.ctx,
-                          a, b, in_valid=np.ones(len(a), dtype=np.uint8), clear=clear, rand=rand)
+                          a, b, in_valid=np.ones(len(a), dtype=np.uint8), clear=clear, rand=rand,
+                          mul_approx=unit.mul_code, normalize=unit.normalization)
     return y
 
 
@@ -335,11 +394,223 @@ def _dot_error(results, exact) -> tuple[float, int]:
     return math.sqrt(float(num / den)), bad
 
 
+# -- approximate variants against their exact unit ----------------------------------------------
+def exact_unit(unit):
+    """The same unit with ``normalize="exact"`` and ``mul_approx="exact"`` (``unit`` itself when it
+    has no approximate parameter set)."""
+    names = {f.name for f in dataclasses.fields(unit)}
+    changes = {k: "exact" for k in ("normalize", "mul_approx")
+               if k in names and getattr(unit, k) != "exact"}
+    return dataclasses.replace(unit, **changes) if changes else unit
+
+
+def ulp_bin_labels() -> list[str]:
+    """Labels of the ``quality.approx.ulp_hist`` bins: "0", "<=1", "<=2", ..., ">2^24"."""
+    def power(x):
+        k = int(math.log2(x))
+        return str(int(x)) if k < 10 else f"2^{k}"
+    return ["0"] + [f"<={power(e)}" for e in ULP_EDGES] + [f">{power(ULP_EDGES[-1])}"]
+
+
+def _histogram(ulps) -> list[int]:
+    counts = [0] * (len(ULP_EDGES) + 2)
+    for u in ulps:
+        # bisect_left: edges[i-1] < u <= edges[i] lands in bin i + 1 (bin 0 holds the exact zeros)
+        counts[0 if u == 0 else 1 + bisect.bisect_left(ULP_EDGES, u)] += 1
+    return counts
+
+
+def _mac_two_product_updates(unit, ops):
+    """Readouts of a mac cleared every second update, after each second update."""
+    n = len(ops["a"])
+    clear = (np.arange(n) % 2 == 0).astype(np.uint8)
+    y = unit.golden(a=ops["a"], b=ops["b"], in_valid=np.ones(n, dtype=np.uint8), clear=clear,
+                    **({"rand": ops["rand"]} if "rand" in ops else {}))["y"]
+    return y[1::2]
+
+
+def _outputs(unit, ops):
+    if unit.kind == "mac":
+        return _mac_two_product_updates(unit, ops)
+    return unit.golden(**ops)["y"]
+
+
+def approx_errors(unit, distribution: str = "gaussian", n: int = 2048, seed: int = 0, values=None,
+                  sigma: float = 1.0) -> dict:
+    """``quality.approx.*``: ``unit`` against :func:`exact_unit` (see the module docstring)."""
+    if unit.kind not in APPROX_KINDS:
+        raise ValueError(f"no approximate variants for unit kind {unit.kind!r}; kinds: "
+                         f"{', '.join(APPROX_KINDS)}")
+    ops = stimulus(unit, distribution, 2 * n if unit.kind == "mac" else n, seed, values, sigma)
+    ref = exact_unit(unit)
+    y = _outputs(unit, ops)
+    y_ref = y if ref is unit else _outputs(ref, ops)
+    out_fmt = unit.fmt("out")
+    grid = _Grid(out_fmt)
+    ulps, rels, signed, special = [], [], [], 0
+    for v, r in zip(exact_values(out_fmt, y), exact_values(out_fmt, y_ref)):
+        if v is None or r is None:
+            special += 1
+            continue
+        err = _add(v, (-r[0], r[1]))
+        if err[0] == 0:
+            ulps.append(0.0)
+            if r[0]:
+                rels.append(0.0)
+                signed.append(0.0)
+            continue
+        ulps.append(_ratio((abs(err[0]), err[1]), grid.ulp(r)))
+        if r[0]:
+            s = _ratio(err, r)  # signed: > 0 when |v| > |r| (v and r share their sign)
+            signed.append(s)
+            rels.append(abs(s))
+    return {
+        "quality.approx.ulp_hist": _histogram(ulps),
+        "quality.approx.max_ulp": max(ulps) if ulps else math.nan,
+        "quality.approx.mean_ulp": float(np.mean(ulps)) if ulps else math.nan,
+        "quality.approx.bias": float(np.mean(signed)) if signed else math.nan,
+        "quality.approx.mean_rel_err": float(np.mean(rels)) if rels else math.nan,
+        "quality.approx.n": len(ulps),
+        "quality.approx.n_special": special,
+    }
+
+
+def _rel_err(v, x) -> float:
+    """|v - x| / |x| for (m, e) values, x != 0."""
+    err = _add(v, (-x[0], x[1]))
+    return _ratio((abs(err[0]), err[1]), (abs(x[0]), x[1]))
+
+
+def _rng_for(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), stream])
+
+
+def _chain(unit, a, b, checkpoints) -> dict[int, list]:
+    """Dot products of the rows of ``a`` and ``b`` (operand bit patterns, shape (rows, L)) chained
+    through the unit: {k: exact values (m, e) of the first k terms' result per row} for k in
+    ``checkpoints`` (the fma chain as in :func:`_dot`; the mac cleared at each row's start;
+    stochastic rounding's random bits from a fixed stream)."""
+    rows, length = a.shape
+    fo = unit.fmt("out")
+    rng = _rng_for(0, 1)
+    if unit.kind == "mac":
+        clear = (np.arange(rows * length) % length == 0).astype(np.uint8)
+        rand = _rand(unit, rng, rows * length)
+        y = unit.golden(a=a.ravel(), b=b.ravel(), in_valid=np.ones(rows * length, dtype=np.uint8),
+                        clear=clear, **rand)["y"].reshape(rows, length)
+        return {k: exact_values(fo, y[:, k - 1]) for k in checkpoints}
+    if unit.kind != "fma":
+        raise ValueError(f"no accumulation chain for unit kind {unit.kind!r}; kinds: "
+                         f"{', '.join(CHAIN_KINDS)}")
+    fc = unit.fmt("c")
+    conv = None if fo == fc else _sibling(unit, "convert", a=fo, out=fc)
+    s = np.zeros(rows, dtype=np.uint64)  # +0 in c's format
+    out = {}
+    for i in range(length):
+        y = unit.golden(a=a[:, i], b=b[:, i], c=s, **_rand(unit, rng, rows))["y"]
+        s = y if conv is None else conv.golden(a=y, **_rand(unit, rng, rows))["y"]
+        if i + 1 in checkpoints:
+            out[i + 1] = exact_values(fo, y)
+    return out
+
+
+def _exact_dots(unit, a, b, checkpoints) -> dict[int, list]:
+    """The exact dot products of the first k terms of each row, as (m, e), for k in checkpoints."""
+    fa, fb = unit.fmt("a"), unit.fmt("b")
+    out = {k: [] for k in checkpoints}
+    for ra, rb in zip(a, b):
+        s = (0, 0)
+        for i, (p, q) in enumerate(zip(exact_values(fa, ra), exact_values(fb, rb)), start=1):
+            if s is not None:
+                s = None if (p is None or q is None) else _add(s, _mul(p, q))
+            if i in out:
+                out[i].append(s)
+    return out
+
+
+def dot_errors(unit, a, b, lengths) -> dict[int, list[float]]:
+    """Relative errors ``|s - x| / |x|`` of the dot products of the rows of ``a`` and ``b`` (bit
+    patterns of the unit's operand formats, shape (rows, L)) over their first k terms, for k in
+    ``lengths``: ``s`` through the unit's chain, ``x`` exact. A non-finite ``s`` (or operand) gives
+    ``inf``, an exact ``x = 0`` gives ``nan``."""
+    lengths = sorted(set(int(k) for k in lengths))
+    if not lengths or lengths[0] < 1 or lengths[-1] > a.shape[1]:
+        raise ValueError(f"lengths={lengths!r} must lie in 1..{a.shape[1]} (the rows' length)")
+    results, exact = _chain(unit, a, b, lengths), _exact_dots(unit, a, b, lengths)
+    return {k: _rel_errors(results[k], exact[k]) for k in lengths}
+
+
+def _rel_errors(results, exact) -> list[float]:
+    return [math.inf if s is None or x is None else math.nan if x[0] == 0 else _rel_err(s, x)
+            for s, x in zip(results, exact)]
+
+
+def long_dot_operands(unit, length: int, trials: int = LONG_TRIALS, distribution: str = "gaussian",
+                      seed: int = 0, values=None, sigma: float = 1.0):
+    """Bit patterns ``(a, b)`` of shape (trials, length): values drawn as reals (or uniform bit
+    patterns), quantized to the operand formats."""
+    draws = []
+    for stream, role in enumerate(("a", "b")):
+        fmt = unit.fmt(role)
+        rng = _rng_for(seed, _LONG_DOT_STREAM + stream)
+        if distribution == "uniform":
+            draws.append(uniform_patterns(fmt, trials * length, rng))
+        else:
+            draws.append(quantize(fmt, _real_values(distribution, trials * length, rng, sigma,
+                                                    values, role)))
+    return tuple(d.reshape(trials, length) for d in draws)
+
+
+def long_dot(unit, lengths=LONG_DOT_LENS, trials: int = LONG_TRIALS,
+             distribution: str = "gaussian", seed: int = 0, values=None,
+             sigma: float = 1.0) -> dict:
+    """``quality.dot_mean_rel_err.<L>`` of an fma or mac (see the module docstring)."""
+    lengths = sorted(set(int(k) for k in lengths))
+    if trials < 1 or not lengths or lengths[0] < 1:
+        raise ValueError(f"trials={trials!r} and lengths={lengths!r} must be >= 1")
+    a, b = long_dot_operands(unit, lengths[-1], trials, distribution, seed, values, sigma)
+    results, exact = _chain(unit, a, b, lengths), _exact_dots(unit, a, b, lengths)
+    out = {}
+    for k in lengths:
+        errors = [e for e in _rel_errors(results[k], exact[k]) if not math.isnan(e)]
+        out[f"quality.dot_mean_rel_err.{k}"] = float(np.mean(errors)) if errors else math.nan
+        out[f"quality.dot_nrms_err.{k}"], bad = _dot_error(results[k], exact[k])
+    out["quality.dot_long_trials"] = trials
+    out["quality.dot_long_nonfinite"] = bad  # at the longest length
+    return out
+
+
+def layer_operands(unit, shape=LAYER, seed: int = 0):
+    """Bit patterns (rows, fan-in) of a and b: row i*batch + j pairs weight row i with input j."""
+    outputs, fan_in, batch = shape
+    rng = _rng_for(seed, _LAYER_STREAM)
+    weights = rng.laplace(0.0, 1.0 / math.sqrt(2.0), (outputs, fan_in))  # standard deviation 1
+    inputs = np.maximum(rng.normal(0.0, 1.0, (fan_in, batch)), 0.0)
+    w = quantize(unit.fmt("a"), weights)
+    x = quantize(unit.fmt("b"), inputs)
+    return np.repeat(w, batch, axis=0), np.tile(x.T, (outputs, 1))
+
+
+def layer_error(unit, shape=LAYER, seed: int = 0) -> dict:
+    """``quality.layer_rel_err`` of an fma or mac (see the module docstring)."""
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"layer shape={shape!r} must be (outputs, fan-in, batch), each >= 1")
+    a, b = layer_operands(unit, shape, seed)
+    fan_in = shape[1]
+    results = _chain(unit, a, b, [fan_in])[fan_in]
+    err, bad = _dot_error(results, _exact_dots(unit, a, b, [fan_in])[fan_in])
+    return {"quality.layer_rel_err": err, "quality.layer_nonfinite": bad,
+            "quality.layer": f"{shape[0]}x{shape[1]} weights (laplace, sd 1) x {shape[2]} "
+                             f"relu(gaussian) inputs, seed {seed}"}
+
+
 # -- public ------------------------------------------------------------------------------------------
 def measure(unit, distribution: str = "gaussian", n: int = 2048, seed: int = 0, values=None,
             sigma: float = 1.0, dot_len: int = DOT_LEN, dot_trials: int = 16,
-            mac_len: int = 64) -> dict:
-    """Numerical quality of ``unit`` against exact arithmetic (see the module docstring).
+            mac_len: int = 64, long_dot_lens=LONG_DOT_LENS, long_trials: int = LONG_TRIALS,
+            layer=LAYER) -> dict:
+    """Numerical quality of ``unit`` against exact arithmetic and, for an approximate variant,
+    against its exact unit (see the module docstring).
 
     Returns
     -------
@@ -347,7 +618,10 @@ def measure(unit, distribution: str = "gaussian", n: int = 2048, seed: int = 0, 
         ``quality.max_ulp``, ``quality.mean_ulp``, ``quality.mean_rel_err`` (over ``n`` operations),
         ``quality.dot_rel_err`` (``dot_trials`` chained dot products of length ``dot_len``),
         ``quality.n``, ``quality.n_special``, ``quality.dot_len``, ``quality.dot_trials``,
-        ``quality.dot_nonfinite``, ``quality.distribution``, ``quality.seed``.
+        ``quality.dot_nonfinite``, ``quality.distribution``, ``quality.seed``; for add, mul, fma
+        and mac the ``quality.approx.*`` metrics of :func:`approx_errors`; for fma and mac those of
+        :func:`long_dot` (``long_dot_lens``, ``long_trials``; an empty ``long_dot_lens`` leaves
+        them out) and :func:`layer_error` (``layer``; None leaves it out).
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution={distribution!r} is invalid; valid: {', '.join(DISTRIBUTIONS)}")
@@ -359,6 +633,15 @@ def measure(unit, distribution: str = "gaussian", n: int = 2048, seed: int = 0, 
     ulps, rels, special = _errors(unit.fmt("out"), pairs)
     results, exact = _dot(unit, distribution, seed, values, sigma, dot_len, dot_trials)
     dot_err, bad = _dot_error(results, exact)
+    extra = {}
+    if unit.kind in APPROX_KINDS:
+        extra.update(approx_errors(unit, distribution, n, seed, values, sigma))
+    if unit.kind in CHAIN_KINDS:
+        if long_dot_lens:
+            extra.update(long_dot(unit, long_dot_lens, long_trials, distribution, seed, values,
+                                  sigma))
+        if layer is not None:
+            extra.update(layer_error(unit, layer, seed))
     return {
         "quality.max_ulp": max(ulps) if ulps else math.nan,
         "quality.mean_ulp": float(np.mean(ulps)) if ulps else math.nan,
@@ -372,5 +655,6 @@ def measure(unit, distribution: str = "gaussian", n: int = 2048, seed: int = 0, 
         "quality.distribution": describe(distribution, sigma, values),
         "quality.seed": seed,
         "quality.reference": "exact (integer mantissa/exponent arithmetic)",
+        **extra,
         "quality.seconds": round(time.perf_counter() - start, 3),
     }

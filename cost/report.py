@@ -5,8 +5,15 @@
 - Pareto plots of cost against numerical error (``quality.mean_rel_err``): area (``osu018.ge``, else a
   gate or LUT count), energy per operation (``energy.pj_h45``) and fmax (nextpnr's, else 1000 /
   ``osu018.delay_ns``, the 180 nm critical path, labelled ``osu018.fmax_mhz``); one marker per operand
-  format, one colour per unit kind, the Pareto front drawn as a line through its points. A plot
-  whose metrics no point has is left out, with a note saying which metric is missing.
+  format, one colour per unit kind (per kind and approximate variant, ``normalize`` and
+  ``mul_approx``, when the sweep has variants), the Pareto front drawn as a line through its
+  points. Area is also plotted against the dot-product error (``quality.dot_mean_rel_err.1024``)
+  when some point has it. A plot whose metrics no point has is left out, with a note saying which
+  metric is missing.
+- Approximation error, per unit with approximate variants (the points that differ only in
+  ``normalize``/``mul_approx``): the ULP-error histogram of each variant against the exact unit
+  (``quality.approx.ulp_hist``) and the dot-product error against the length
+  (``quality.dot_mean_rel_err.<L>``), the layer error in the legend.
 - A table of every point (parameters and metrics), sortable by any column with a click.
 - The tool versions and the sweep file.
 
@@ -21,10 +28,20 @@ import io
 import math
 from pathlib import Path
 
-__all__ = ["write_report", "render_report", "pareto_front", "PLOTS", "ERROR_METRIC"]
+__all__ = ["write_report", "render_report", "pareto_front", "PLOTS", "ERROR_METRIC",
+           "variant_label", "DOT_ERROR_METRIC"]
 
 #: numerical error on the y axis of every Pareto plot
 ERROR_METRIC = "quality.mean_rel_err"
+
+#: the long-accumulation error of the extra area plot (fma and mac points)
+DOT_ERROR_METRIC = "quality.dot_mean_rel_err.1024"
+
+#: unit parameters that select an approximate variant (docs/approximate.md)
+VARIANT_PARAMS = ("normalize", "mul_approx")
+
+#: approximate-variant groups drawn at most (each: a histogram and a dot-length plot)
+MAX_VARIANT_GROUPS = 12
 
 #: fmax of the 180 nm critical path, 1000 / osu018.delay_ns, when no nextpnr flow ran
 DERIVED_FMAX = "osu018.fmax_mhz"
@@ -82,20 +99,47 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def variant_label(params: dict) -> str:
+    """The approximate variant of a point: "exact", or its normalize / mul_approx values joined
+    by "+" (e.g. "coarse:4", "lmul", "window:2+lmul")."""
+    parts = [str(params[k]) for k in VARIANT_PARAMS if params.get(k, "exact") != "exact"]
+    return "+".join(parts) or "exact"
+
+
+def _has_variants(points) -> bool:
+    return any(variant_label(p["params"]) != "exact" for p in points)
+
+
+def _colour_key(p, by_variant: bool) -> str:
+    return f"{p['kind']} {variant_label(p['params'])}" if by_variant else p["kind"]
+
+
+def _palette(n: int) -> list:
+    if n <= len(_COLORS):
+        return list(_COLORS)
+    from matplotlib import colormaps
+    cmap = colormaps["tab20"]
+    return [cmap(i % 20) for i in range(n)]
+
+
 def _style_maps(points):
+    """(marker per format a, colour per kind, or per kind and variant when there are variants)."""
+    by_variant = _has_variants(points)
     fmts = list(dict.fromkeys(str(p["params"].get("a", "?")) for p in points))
-    kinds = list(dict.fromkeys(p["kind"] for p in points))
+    keys = list(dict.fromkeys(_colour_key(p, by_variant) for p in points))
+    colors = _palette(len(keys))
     return ({f: _MARKERS[i % len(_MARKERS)] for i, f in enumerate(fmts)},
-            {k: _COLORS[i % len(_COLORS)] for i, k in enumerate(kinds)})
+            {k: colors[i % len(colors)] for i, k in enumerate(keys)})
 
 
-def _legend(ax, markers, colors):
+def _legend(ax, markers, colors, by_variant=False):
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], marker=m, ls="", color="0.35", label=f) for f, m in markers.items()]
     handles += [Line2D([], [], marker="s", ls="", color=c, label=k) for k, c in colors.items()]
     handles.append(Line2D([], [], color="k", lw=1.2, label="Pareto front"))
+    title = "format (a) / kind, variant" if by_variant else "format (a) / kind"
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
-              title="format (a) / kind", title_fontsize=7, frameon=False)
+              title=title, title_fontsize=7, frameon=False)
 
 
 def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True, refs=()):
@@ -108,7 +152,7 @@ def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True, refs=()
     xs = [_num(vals[i][xm]) for i in idx]
     ys = [_num(vals[i][ym]) for i in idx]
     note = ""
-    ylog = ym == ERROR_METRIC or ym.startswith("energy")
+    ylog = ym.startswith(("quality.", "energy"))
     zero = [y <= 0 for y in ys]
     if ylog and any(zero):
         positive = [y for y in ys if y > 0]
@@ -120,12 +164,13 @@ def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True, refs=()
         floor = None
         plot_ys = ys
     markers, colors = _style_maps(points)
+    by_variant = _has_variants(points)
     fig = Figure(figsize=(7.2, 4.2))
     ax = fig.add_subplot()
     for j, i in enumerate(idx):
         p = points[i]
         ax.scatter(xs[j], plot_ys[j], marker=markers[str(p["params"].get("a", "?"))],
-                   color=colors[p["kind"]], s=36, alpha=0.85, edgecolors="none")
+                   color=colors[_colour_key(p, by_variant)], s=36, alpha=0.85, edgecolors="none")
     front = pareto_front(xs, ys, maximize_x) if pareto and xs else []
     if front:
         fx = [xs[j] for j in front]
@@ -149,7 +194,7 @@ def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True, refs=()
     ax.set_ylabel(ym)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    _legend(ax, markers, colors)
+    _legend(ax, markers, colors, by_variant)
     return _png(fig), note, [idx[j] for j in front]
 
 
@@ -158,17 +203,160 @@ def _bars(points, vals, metric):
     from matplotlib.figure import Figure
     idx = [i for i in range(len(points)) if _num(vals[i].get(metric)) is not None]
     _, colors = _style_maps(points)
+    by_variant = _has_variants(points)
     fig = Figure(figsize=(7.2, 0.5 + 0.22 * len(idx)))
     ax = fig.add_subplot()
     names = [points[i]["name"].replace("mpmac_", "") for i in idx]
     ax.barh(range(len(idx)), [_num(vals[i][metric]) for i in idx],
-            color=[colors[points[i]["kind"]] for i in idx])
+            color=[colors[_colour_key(points[i], by_variant)] for i in idx])
     ax.set_yticks(range(len(idx)), names, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(metric)
     ax.set_title(f"{metric} per point", fontsize=10)
     ax.grid(True, axis="x", lw=0.3, alpha=0.5)
     return _png(fig)
+
+
+def _group_label(p) -> str:
+    """A unit without its variant parameters: kind, format a, the other formats that differ."""
+    prm = p["params"]
+    a = prm.get("a")
+    parts = [p["kind"], f"a={a}"]
+    parts += [f"{r}={prm[r]}" for r in ("b", "c", "acc", "out")
+              if prm.get(r) is not None and prm[r] != a]
+    parts += [f"{k}={prm[k]}" for k, default in (("rounding", "rne"), ("latency", 0))
+              if prm.get(k, default) != default]
+    return " ".join(parts)
+
+
+def _variant_groups(points) -> list[list[int]]:
+    """Indices of the points that differ only in their variant parameters, for each unit that
+    has at least one approximate variant (in grid order)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(points):
+        key = (p["kind"], tuple(sorted((k, str(v)) for k, v in p["params"].items()
+                                       if k not in VARIANT_PARAMS)))
+        groups.setdefault(key, []).append(i)
+    return [idx for idx in groups.values()
+            if any(variant_label(points[i]["params"]) != "exact" for i in idx)]
+
+
+def _variant_colours(points) -> dict[str, object]:
+    labels = list(dict.fromkeys(variant_label(p["params"]) for p in points))
+    colors = _palette(len(labels))
+    return {v: colors[i % len(colors)] for i, v in enumerate(labels)}
+
+
+def _ulp_hist_plot(points, idx, colours):
+    """Grouped bars: the fraction of operations per |error| bin (ULPs of the exact unit's result),
+    one colour per approximate variant; None when no variant has a histogram."""
+    from matplotlib.figure import Figure
+
+    from .quality import ulp_bin_labels
+    series = []
+    for i in idx:
+        label = variant_label(points[i]["params"])
+        hist = ((points[i].get("result") or {}).get("metrics") or {}).get("quality.approx.ulp_hist")
+        if label == "exact" or not isinstance(hist, list) or not sum(hist):
+            continue
+        series.append((label, [c / sum(hist) for c in hist]))
+    if not series:
+        return None
+    last = max(max(j for j, f in enumerate(frac) if f > 0) for _, frac in series)
+    labels = ulp_bin_labels()[:last + 1]
+    fig = Figure(figsize=(7.2, 3.6))
+    ax = fig.add_subplot()
+    width = 0.8 / len(series)
+    for k, (label, frac) in enumerate(series):
+        xs = [j - 0.4 + width * (k + 0.5) for j in range(last + 1)]
+        ax.bar(xs, frac[:last + 1], width=width, color=colours[label], label=label, log=True)
+    ax.set_xticks(range(last + 1), labels, fontsize=7, rotation=45)
+    ax.set_xlabel("|error| in ULPs of the exact unit's result")
+    ax.set_ylabel("fraction of operations")
+    ax.set_title(f"{_group_label(points[idx[0]])}: error against the exact unit", fontsize=10)
+    ax.grid(True, axis="y", which="both", lw=0.3, alpha=0.5)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="variant",
+              title_fontsize=7, frameon=False)
+    return _png(fig)
+
+
+def _dot_len_plot(points, vals, idx, colours):
+    """Mean relative dot-product error against the length, one line per variant (the layer error
+    in its legend entry); None when no point has a long dot product."""
+    from matplotlib.figure import Figure
+    prefix = "quality.dot_mean_rel_err."
+    lens = sorted({int(k[len(prefix):]) for i in idx for k in vals[i]
+                   if k.startswith(prefix) and k[len(prefix):].isdigit()})
+    if not lens:
+        return None, ""
+    lines = []
+    for i in idx:
+        ys = [_num(vals[i].get(f"{prefix}{n}")) for n in lens]
+        pts = [(n, y) for n, y in zip(lens, ys) if y is not None]
+        if pts:
+            layer = _num(vals[i].get("quality.layer_rel_err"))
+            label = variant_label(points[i]["params"])
+            legend = label if layer is None else f"{label} (layer {layer:.2g})"
+            lines.append((label, pts, legend))
+    if not lines:
+        return None, ""
+    positive = [y for _, pts, _ in lines for _, y in pts if y > 0]
+    floor = min(positive) / 10 if positive else 1e-12
+    zeros = sum(y <= 0 for _, pts, _ in lines for _, y in pts)
+    fig = Figure(figsize=(7.2, 3.6))
+    ax = fig.add_subplot()
+    for label, pts, legend in lines:
+        ax.plot([n for n, _ in pts], [y if y > 0 else floor for _, y in pts],
+                marker="o", ms=4, color=colours[label], label=legend)
+    if zeros:
+        ax.axhline(floor, color="0.5", ls="--", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(lens, [str(n) for n in lens])
+    ax.set_xlabel("dot-product length")
+    ax.set_ylabel("mean relative error")
+    ax.set_title(f"{_group_label(points[idx[0]])}: dot products against exact", fontsize=10)
+    ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="variant",
+              title_fontsize=7, frameon=False)
+    note = (f"{zeros} point(s) with zero error are drawn on the dashed line at {floor:.3g}."
+            if zeros else "")
+    return _png(fig), note
+
+
+def _approximation_section(points, vals) -> list[str]:
+    """HTML of the approximation-error plots (empty without approximate variants)."""
+    groups = _variant_groups(points)
+    if not groups:
+        return []
+    esc = html.escape
+    colours = _variant_colours(points)
+    plots = []
+    for g, idx in enumerate(groups[:MAX_VARIANT_GROUPS]):
+        name = esc(_group_label(points[idx[0]]))
+        png = _ulp_hist_plot(points, idx, colours)
+        if png is not None:
+            plots.append(f"<div class='plot' id='plot-ulp-hist-{g}'><img alt='ULP-error histogram "
+                         f"{name}' src='data:image/png;base64,{png}'></div>")
+        png, note = _dot_len_plot(points, vals, idx, colours)
+        if png is not None:
+            plots.append(f"<div class='plot' id='plot-dot-len-{g}'><img alt='dot-product error "
+                         f"{name}' src='data:image/png;base64,{png}'>"
+                         + (f"<p class='note'>{esc(note)}</p>" if note else "") + "</div>")
+    if not plots:
+        return []
+    parts = ["<h2>Approximation error</h2><p>Per unit with approximate variants (points that "
+             "differ only in <i>normalize</i> / <i>mul_approx</i>): the error of each variant "
+             "against the exact unit in ULPs of the exact result's format "
+             "(<i>quality.approx.ulp_hist</i>; the exact unit itself has none), and the mean "
+             "relative error of Gaussian dot products against their length "
+             "(<i>quality.dot_mean_rel_err.&lt;L&gt;</i>, every variant against exact "
+             "arithmetic), with the layer workload's relative Frobenius error in the legend.</p>",
+             *plots]
+    if len(groups) > MAX_VARIANT_GROUPS:
+        parts.append(f"<p class='note'>{len(groups) - MAX_VARIANT_GROUPS} more unit(s) with "
+                     f"variants are left out of these plots (the table has their numbers).</p>")
+    return parts
 
 
 _CSS = """
@@ -267,6 +455,16 @@ def render_report(doc: dict) -> str:
         parts.append(f"<div class='plot' id='plot-{pid}'><img alt='{esc(title)}' "
                      f"src='data:image/png;base64,{png}'>"
                      + (f"<p class='note'>{esc(note)}</p>" if note else "") + "</div>")
+    xm = _pick(vals, PLOTS[0][2])
+    if xm is not None and _pick(vals, (DOT_ERROR_METRIC,)) is not None:
+        png, note, front = _scatter(ok, vals, xm, DOT_ERROR_METRIC,
+                                    f"Area against dot-product error: {xm}")
+        drawn += 1
+        for i in front:
+            fronts.setdefault(i, []).append("area_dot")
+        parts.append(f"<div class='plot' id='plot-area_dot'><img alt='Area against dot-product "
+                     f"error' src='data:image/png;base64,{png}'>"
+                     + (f"<p class='note'>{esc(note)}</p>" if note else "") + "</div>")
     for pid, title, xc, yc in SECONDARY:
         xm, ym = _pick(vals, xc), _pick(vals, yc)
         if xm is None or ym is None:
@@ -283,6 +481,7 @@ def render_report(doc: dict) -> str:
                          f"src='data:image/png;base64,{_bars(ok, vals, first)}'></div>")
     for n in notes:
         parts.append(f"<p class='note'>{esc(n)}</p>")
+    parts += _approximation_section(ok, vals)
 
     parts.append("<h2>Points</h2><p>Click a column header to sort. Bold names are on a Pareto "
                  "front (column <i>front</i>); rows of kind <i>floor</i> are the floor references "
