@@ -14,7 +14,27 @@ from amaranth.lib.wiring import In, Out
 from .layouts import TermLayout, as_signed
 from .normalize import shift_right_sticky
 
-__all__ = ["AlignAdd"]
+__all__ = ["AlignAdd", "approximate_window"]
+
+
+def approximate_window(window: int, term_widths, normalization, zone: int, precision: int,
+                       rand_bits: int) -> int:
+    """The align/add window a normalization variant needs (``window``: the exact unit's).
+
+    ``window:L`` shifts the sum by at most Z + L, so its rounding keeps bits down to Z + L + p - 1
+    positions below the anchor. The sum is faithful one position below the window (the sticky
+    LSB), so a window of Z + L + p bits under the anchor leaves the guard bit exact and the rest to
+    the sticky, and sr's ``rand_bits`` discarded bits stay exact with Z + L + p + rand_bits - 1.
+    Rounding never goes finer than that (the subnormal floor only coarsens it), so the result is
+    the rounding of the exact sum. The larger term still fits whole (its low bits cannot be
+    jammed: under subtraction the borrow between two jammed tails is unknown), hence the floor
+    max(term_widths) + 2. ``exact`` and ``coarse:K`` (whose shift reaches the bottom after deep
+    cancellation) keep ``window``.
+    """
+    if normalization.kind != "window":
+        return window
+    needed = zone + normalization.k + precision + max(rand_bits - 1, 0)
+    return max(max(term_widths) + 2, min(window, needed))
 
 
 class AlignAdd(wiring.Component):

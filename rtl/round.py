@@ -5,6 +5,10 @@ The significand is shifted right into the subnormal range where needed (gradual 
 bits are kept and the discarded bits decide the increment per rounding mode; a carry out of the
 significand moves into the exponent field by itself. Overflow, tininess (after or before rounding),
 flush-to-zero, saturation and the specials of the format's policy follow golden/rounding.py.
+
+With ``renormalize`` the term comes from an approximate normalizer (docs/approximate.md,
+golden/core.round_float_at): its top bit may be 0. The same rounding keeps p bits below its top
+position, then a small shifter renormalizes the rounded significand (clamped at emin) before packing.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -13,7 +17,7 @@ from amaranth.lib import wiring
 from ..golden.formats import FloatFormat, PositFormat, Specials
 from ..golden.rounding import Flags, RoundingContext
 from .layouts import TermLayout, rounder_signature
-from .normalize import shift_right_sticky
+from .normalize import leading_zeros, shift_right_sticky
 
 __all__ = ["FloatRound", "PositRound", "increment", "rounder"]
 
@@ -51,6 +55,13 @@ class FloatRound(wiring.Component):
     out : FloatFormat
     ctx : RoundingContext
     in_layout : TermLayout
+    renormalize : int or None
+        None: the term is normalized. R >= 0: the term is unnormalized, with at most R leading
+        zeros left in its rounded p-bit significand while that lies in the normal range
+        (:attr:`~.normalize.ApproximateNormalize.residual_zeros`). It is rounded at p bits below
+        ``exp`` (floor qmin), renormalized and packed; underflow is tininess after rounding on the
+        delivered value (a nonzero value rounded to 0 included), and only that (ctx.tininess is
+        "after" for these units).
 
     Members
     -------
@@ -60,8 +71,12 @@ class FloatRound(wiring.Component):
     flags : Out(5)
     """
 
-    def __init__(self, out: FloatFormat, ctx: RoundingContext, in_layout: TermLayout):
-        self.out, self.ctx = out, ctx
+    def __init__(self, out: FloatFormat, ctx: RoundingContext, in_layout: TermLayout,
+                 renormalize: int | None = None):
+        if renormalize is not None and not 0 <= renormalize < out.precision:
+            raise ValueError(f"renormalize={renormalize} is invalid for {out.name}: a rounded "
+                             f"significand keeps 0..{out.precision - 1} leading zeros")
+        self.out, self.ctx, self.renormalize = out, ctx, renormalize
         super().__init__(rounder_signature(out, ctx, in_layout))
 
     def elaborate(self, platform):
@@ -88,18 +103,24 @@ class FloatRound(wiring.Component):
         # exponent field without renormalising: a carry out of the significand lands there by itself.
         # Below emin: the subnormal binade (field 0), or without subnormals one binade below that a
         # rounding carry can lift to emin (anything lower is tiny and flushed).
-        base = Mux(e - emin > f.exp_field_max, f.exp_field_max, e - emin)
-        if f.subnormals:
-            base = Mux(e < emin, 0, base)
+        if self.renormalize is None:
+            base = Mux(e - emin > f.exp_field_max, f.exp_field_max, e - emin)
+            if f.subnormals:
+                base = Mux(e < emin, 0, base)
+            packed = rounded
+        else:
+            base, packed, renormalized_tiny = self._renormalized(m, e, rounded)
         e_field = Signal(signed(f.exp_bits + 3))
-        m.d.comb += e_field.eq(base + rounded[mb:])
-        m_field = rounded[:mb]
+        m.d.comb += e_field.eq(base + packed[mb:])
+        m_field = packed[:mb]
         max_e, max_m = f.max_code >> mb, f.max_code & ((1 << mb) - 1)
         nonzero = ~t.zero
         over_top = (e_field == max_e) & (m_field > max_m) if max_m < (1 << mb) - 1 else Const(0)
         overflow = nonzero & ((e_field > max_e) | over_top)
 
-        if ctx.tininess == "before":
+        if self.renormalize is not None:
+            tiny = renormalized_tiny
+        elif ctx.tininess == "before":
             tiny = e < emin
         elif f.subnormals:
             unbounded_up, _ = increment(ctx, t.sign, sig[width - p], sig[:width - p], Const(0), rand)
@@ -141,6 +162,37 @@ class FloatRound(wiring.Component):
             m.d.comb += [self.bits.eq(finite_code),
                          self.flags.eq(Cat(inexact, tiny & inexact, Const(0, 3)))]
         return m
+
+    def _renormalized(self, m, e, rounded):
+        """Renormalize the rounded significand of an unnormalized term.
+
+        The rounded value's top may sit up to R positions below the hidden bit; shifting it up
+        lowers the exponent, down to emin at most (below that it stays subnormal). Returns the
+        exponent field without the hidden bit (0 for a value below 2^emin), the packed
+        significand, and tininess: the delivered magnitude is below 2^emin.
+        """
+        f = self.out
+        p, emin, most = f.precision, f.emin, self.renormalize
+        carry = rounded[p]  # rounded to 2^p: already normalized, one binade up
+        room = Signal(signed(len(e) + 1))  # how far the top can move down to reach emin
+        m.d.comb += room.eq(Mux(e < emin, 0, e - emin) if f.subnormals else e - emin)
+        packed = Signal(p + 1)
+        if most:
+            none, count = leading_zeros(rounded[p - most:p], most)
+            zeros = Mux(none, most, count)
+            amount = Signal(range(most + 1))
+            m.d.comb += [amount.eq(Mux(carry | (room <= 0), 0, Mux(room < zeros, room, zeros))),
+                         packed.eq(rounded << amount)]
+        else:
+            amount = Const(0)
+            m.d.comb += packed.eq(rounded)
+        normal = packed[p - 1] | carry
+        exponent = room - amount
+        base = Mux(normal, Mux(exponent > f.exp_field_max, f.exp_field_max, exponent), 0)
+        tiny = ~normal
+        if not f.subnormals:  # the top itself may lie below emin; a carry lifts it by one
+            tiny = tiny | (room + carry < 0)
+        return base, packed, tiny
 
     def _infinite(self, sign, max_code):
         """Code of an infinite result and whether the format lost it (raises invalid)."""
@@ -222,8 +274,12 @@ class PositRound(wiring.Component):
         return m
 
 
-def rounder(out, ctx: RoundingContext, in_layout: TermLayout):
-    """The round/pack component for a float or posit output."""
+def rounder(out, ctx: RoundingContext, in_layout: TermLayout, renormalize: int | None = None):
+    """The round/pack component for a float or posit output (``renormalize``: see
+    :class:`FloatRound`; floats only)."""
     if out.is_posit:
+        if renormalize is not None:
+            raise ValueError(f"an unnormalized term cannot be rounded into {out.name}: approximate "
+                             f"normalization delivers floating-point results only")
         return PositRound(out, ctx, in_layout)
-    return FloatRound(out, ctx, in_layout)
+    return FloatRound(out, ctx, in_layout, renormalize)
