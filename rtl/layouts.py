@@ -96,8 +96,9 @@ def check_knobs(spec, product: str, expose_state: bool):
     Raises
     ------
     ValueError
-        ``product`` not in :data:`PRODUCT_SOURCES`, ``product="port"`` for a kind without a
-        significand multiplier, or ``expose_state=True`` for a kind other than mac.
+        ``product`` not in :data:`PRODUCT_SOURCES`, ``product="port"`` for a kind or a
+        ``mul_approx`` without a significand multiplier, or ``expose_state=True`` for a kind other
+        than mac.
     TypeError
         ``expose_state`` is not a bool.
     """
@@ -106,6 +107,9 @@ def check_knobs(spec, product: str, expose_state: bool):
     if product == "port" and spec.kind not in MULTIPLYING_KINDS:
         raise ValueError(f"product='port' is invalid for {spec.kind}: it has no significand "
                          f"multiplier (kinds with one: {', '.join(MULTIPLYING_KINDS)})")
+    if product == "port" and getattr(spec, "mul_approx", "exact") != "exact":
+        raise ValueError(f"product='port' is invalid with mul_approx={spec.mul_approx!r}: L-Mul "
+                         f"adds the operand fields and has no significand multiplier to cut")
     if not isinstance(expose_state, bool):
         raise TypeError(f"expose_state must be True or False, not {expose_state!r}")
     if expose_state and spec.kind != "mac":
