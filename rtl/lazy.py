@@ -95,7 +95,7 @@ class LazyAccumulator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        fmt, W = self.acc_fmt, self.width
+        fmt = self.acc_fmt
         emin = fmt.emin
         state = Signal(self.state_layout, init={"top": emin, "zero": 1}, name="lazy")
         m.d.comb += self.state.eq(state)
