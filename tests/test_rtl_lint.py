@@ -60,6 +60,14 @@ def _cases():
         ("mac", dict(a="e2m1", acc="kulisch", out="bf16", rounding="rdn", latency=1)),
         ("mac", dict(a="e4m3", acc="kulisch:40", out="e5m2", rounding="sr", rand_bits=3)),
         ("mac", dict(a="e5m2", b="e2m3", acc="kulisch:64", out="fp16", tininess="before")),
+        # approximate normalization (docs/approximate.md)
+        ("add", dict(a="e4m3", normalize="coarse:2")),
+        ("add", dict(a="e5m2", normalize="window:1", subnormals=False, latency=2)),
+        ("fma", dict(a="bf16", normalize="coarse:4")),
+        ("fma", dict(a="bf16", normalize="window:2", latency=4)),
+        ("fma", dict(a="e4m3", b="e4m3", c="fp32", out="fp32", normalize="window:4", rounding="sr",
+                     rand_bits=4)),
+        ("mac", dict(a="e4m3", acc="bf16", normalize="coarse:3", latency=1)),
     ]
     return c
 
