@@ -4,19 +4,22 @@ format mixes, rounding modes, options and latencies (verification layer 2 of DES
 Default tier (streaming engine on Icarus unless said otherwise):
 
 * mul, add: exhaustive (2^16 and smaller input spaces) for every pair of the five small formats
-  (e4m3 e5m2 e3m2 e2m3 e2m1) with ``out`` = a's format in rne; e4m3/e5m2/e2m1 in the other four
-  modes; format mixes with a wider output; saturate, subnormals=False, tininess=before; sr with
-  every (a, b) pair and a random ``rand``; latencies 1..3.
+  (e4m3 e5m2 e3m2 e2m3 e2m1) with ``out`` = a's format in rne; e2m1 in the other four modes;
+  format mixes with a wider output; saturate, subnormals=False, tininess=before; sr with every
+  (a, b) pair and a random ``rand``; latency 3 (and 2 for a mix). e4m3 and e5m2 in the other four
+  modes: 6000 corner, targeted and random operand pairs each.
 * convert: exhaustive from fp16 and bf16 to each small format and to each other (rne plus two more
   modes per pair, rotating), options and latencies; exhaustive from each small format to fp32.
-* fma: corner, targeted and random vectors (:func:`mpmac.sim.vectors.generate`), 20k per unit,
+* fma: corner, targeted and random vectors (:func:`mpmac.sim.vectors.generate`), 5000 per unit,
   combinational and at the deepest latency.
-* mac: random sequences with in_valid/clear switches and rst between them, rounded (fp32/bf16/fp16) and Kulisch accumulation, latency 0..2, sr.
-* the cocotb engine on Icarus and on Verilator.
+* mac: random sequences (2000 cycles) with in_valid/clear switches and rst between them, rounded
+  (fp32/bf16/fp16) and Kulisch accumulation, latency 0..2, sr.
+* the cocotb engine on Icarus and on Verilator (1000 fma vectors per unit).
 
 Slow tier (``-m slow``): the full exhaustive cross product of the five small formats for mul and add
-(out in {a's format, bf16, fp32}, all five modes; saturate in all five modes where out = a), sr with
-``rand`` enumerated too, 200k-vector fma sets and 100k-cycle mac streams on Verilator.
+(out in {a's format, bf16, fp32}, all five modes; saturate in all five modes where out = a), e4m3
+at latencies 1 and 2, sr with ``rand`` enumerated too, 200k-vector fma sets and 100k-cycle mac
+streams on Verilator, 3000-vector cocotb fma runs (the fp32 fma at latency 2 on Verilator too).
 
 Every comparison goes through the ``tally`` fixture, which asserts that exactly the expected number
 of vectors was checked and that none mismatched.
@@ -65,9 +68,8 @@ def _binary_cases():
     for a in SMALL:  # every pair, out = a's format, rne
         for b in SMALL:
             cases.append(dict(a=a, b=b))
-    for f in ("e4m3", "e5m2", "e2m1"):  # the other rounding modes
-        for mode in OTHER_MODES:
-            cases.append(dict(a=f, rounding=mode))
+    for mode in OTHER_MODES:  # the other rounding modes (e4m3 and e5m2: test_binary_modes_sampled)
+        cases.append(dict(a="e2m1", rounding=mode))
     cases += [  # mixes with another output format
         dict(a="e5m2", b="e4m3", out="fp16"),
         dict(a="e3m2", b="e2m3", out="bf16"),
@@ -86,7 +88,7 @@ def _binary_cases():
         dict(a="e5m2", tininess="before", rounding="rup"),
         dict(a="e2m3", tininess="before", rounding="rmm"),
     ]
-    cases += [dict(a="e4m3", latency=lat) for lat in (1, 2, 3)]
+    cases += [dict(a="e4m3", latency=3)]  # latencies 1 and 2: test_slow_binary_latencies
     cases += [dict(a="e5m2", b="e4m3", out="fp16", rounding="rtz", latency=2)]
     return [(kind, c) for kind in ("mul", "add") for c in cases]
 
@@ -96,6 +98,20 @@ def test_binary_exhaustive(tally, kind, params):
     u = mpmac.unit(kind, **params)
     assert input_bits(u) <= 16
     check(tally, u, expected=1 << input_bits(u))
+
+
+#: e4m3 and e5m2 in the four other modes: corner, targeted (ties, overflow, underflow) and random
+#: operand pairs here; every pair in the slow tier (test_slow_binary_cross_product)
+MODES_SAMPLE = 6000
+
+
+@pytest.mark.parametrize("kind,params", [(kind, dict(a=f, rounding=mode)) for kind in ("mul", "add")
+                                         for f in ("e4m3", "e5m2") for mode in OTHER_MODES],
+                         ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_binary_modes_sampled(tally, kind, params):
+    u = mpmac.unit(kind, **params)
+    check(tally, u, sim.generate(u, MODES_SAMPLE, 5, exhaustive=False), expected=MODES_SAMPLE,
+          label="corner+targeted+random")
 
 
 _SR_CASES = [
@@ -183,7 +199,7 @@ def _fma_matrix():
 @pytest.mark.parametrize("params", _fma_matrix(), ids=_id)
 def test_fma_random(tally, params):
     u = mpmac.unit("fma", **params)
-    n = 20_000
+    n = 5000  # a quarter corners, a quarter targeted, the rest random; 200k per unit: slow tier
     check(tally, u, n=n, seed=21, expected=n)
 
 
@@ -225,20 +241,23 @@ def mac_expected(unit, sequences) -> int:
 @pytest.mark.parametrize("params", MAC_CASES, ids=_id)
 def test_mac_sequences(tally, params):
     u = mpmac.unit("mac", **params)
-    seqs = sim.generate(u, 4000, 31)
+    seqs = sim.generate(u, 2000, 31)
     check(tally, u, seqs, expected=mac_expected(u, seqs), label="sequences")
 
 
 # --- the cocotb engine ---------------------------------------------------------------------------
-@pytest.mark.parametrize("simulator,params", [
+COCOTB_FMAS = [
     ("icarus", dict(a="fp32", latency=2)),
     ("icarus", dict(a="e5m2", b="e4m3", c="fp16", out="fp16", rounding="rup", latency=3)),
     ("verilator", dict(a="fp16", tininess="before", latency=2)),
-    ("verilator", dict(a="fp32", latency=2)),
-], ids=lambda x: x if isinstance(x, str) else _id(x))
+]
+
+
+@pytest.mark.parametrize("simulator,params", COCOTB_FMAS, ids=lambda x: x if isinstance(x, str) else _id(x))
 def test_fma_cocotb(tally, simulator, params):
+    """The cocotb engine (a Python coroutine per vector, hence fewer vectors than the stream engine)."""
     u = mpmac.unit("fma", **params)
-    n = 3000
+    n = 1000
     check(tally, u, n=n, seed=41, simulator=simulator, engine="cocotb", expected=n)
 
 
@@ -268,6 +287,25 @@ def _slow_binary_cases():
 def test_slow_binary_cross_product(tally, kind, params):
     u = mpmac.unit(kind, **params)
     check(tally, u, expected=1 << input_bits(u))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,params", [(kind, dict(a="e4m3", latency=lat)) for kind in ("mul", "add")
+                                         for lat in (1, 2)],
+                         ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_slow_binary_latencies(tally, kind, params):
+    """The other pipeline depths of the default tier's latency-3 e4m3 units, exhaustively."""
+    u = mpmac.unit(kind, **params)
+    check(tally, u, expected=1 << input_bits(u))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator,params", COCOTB_FMAS + [("verilator", dict(a="fp32", latency=2))],
+                         ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_slow_fma_cocotb(tally, simulator, params):
+    u = mpmac.unit("fma", **params)
+    n = 3000
+    check(tally, u, n=n, seed=41, simulator=simulator, engine="cocotb", expected=n)
 
 
 @pytest.mark.slow
