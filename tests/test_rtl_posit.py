@@ -9,18 +9,20 @@ Two references:
   string, written from formats-reference.md, independent of mpmac.golden). The same outputs are also
   compared with the golden model, so those units are not simulated twice.
 
-Default tier (about 2-3 minutes of ``pytest -n 2`` when the machine is otherwise idle):
+Default tier (about 4 minutes of worker time when the machine is otherwise idle):
 
 * mul and add exhaustive (2^16 inputs) for posit8_0/8_1/8_2 and posit4_1 plus the extreme small
-  shapes (posit3_0, posit5_2, posit6_3, posit7_4), posit/e4m3 mixes, latency 3; posit8_0 ``sr``
-  with ``rand_bits=3`` exhaustive over all 2^19 inputs (Verilator);
-* converts exhaustive: posit8_* <-> e4m3/e5m2/posit16_1, posit16_1 -> fp32/bf16/fp16/posit8_0,
-  fp16/bf16 -> posit16_1/posit8_0;
+  shapes (posit3_0, posit5_2, posit6_3, posit7_4), posit/e4m3 mixes, a posit8_2 x e5m2 -> bf16 mul
+  at latency 2; posit8_0 ``sr`` with ``rand_bits=3`` exhaustive over all 2^19 inputs (Verilator);
+* converts exhaustive: posit8_* <-> e4m3/e5m2, posit8_* -> posit16_1, fp16/bf16 -> posit8_0,
+  posit16_1 -> fp32 and fp16 -> posit16_1 (these two against exact_ref); sampled (4000 corner,
+  targeted and random codes): posit16_1 -> bf16, bf16 -> posit16_1, posit16_1 -> posit8_0 (exact_ref);
 * corner, targeted and random vectors (:func:`mpmac.sim.vectors.generate`) plus regime-boundary
-  ties and saturation vectors for posit16_1, posit16_2 (Icarus, 5k) and posit32_2 (Verilator, 10k)
-  mul/add/fma, and posit8_0*posit8_0+fp32 -> fp32;
-* mac: quire and quire:W (overflow), out=fp32, rounded posit/float accumulators, latency 2, and
-  4096-long dot products between clears checked against exact Fraction sums;
+  ties and saturation vectors for posit16_1, posit16_2 (Icarus, 1500 + up to 1000 ties) and
+  posit32_2 (Verilator, 10k + up to 3000) mul/add/fma, and posit8_0*posit8_0+fp32 -> fp32 (2000);
+* mac: quire and quire:W (overflow), out=fp32, rounded posit/float accumulators, latency 2
+  (500 to 4000 cycles), and 4096-long dot products between clears checked against exact Fraction
+  sums;
 * port/name/latency contract and the CLI (generate, verify) with posit formats.
 
 Slow tier (``-m slow``): every pairing of the 8-bit posit/FP formats for mul and add with either
@@ -444,8 +446,8 @@ BINARY = [
     dict(kind="mul", a="e4m3", b="posit8_0", out="fp32"),
     dict(kind="add", a="e4m3", b="posit8_1", out="posit8_1"),
     dict(kind="mul", a="posit4_1", b="e2m1", out="e4m3"),
-    dict(kind="add", a="posit8_1", latency=3),
     dict(kind="mul", a="posit8_2", b="e5m2", out="bf16", latency=2),
+    # add posit8_1 at latencies 1-3 (the same exhaustive set as latency 0): slow tier
 ]
 
 
@@ -465,10 +467,9 @@ def test_sr_exhaustive_with_rand(tally):
 CONVERTS = [
     *[dict(a=p, out=f) for p in P8 for f in ("e4m3", "e5m2", "posit16_1")],
     *[dict(a=f, out=p) for p in P8 for f in ("e4m3", "e5m2")],
-    dict(a="posit16_1", out="bf16"),  # posit16_1 -> posit8_1/posit8_2/fp16: slow tier
-    dict(a="bf16", out="posit16_1"), dict(a="bf16", out="posit8_0"), dict(a="fp16", out="posit8_0"),
+    dict(a="bf16", out="posit8_0"), dict(a="fp16", out="posit8_0"),
     dict(a="posit8_0", out="posit8_2", latency=2),
-    # posit16_1 -> fp32 / posit8_0 and fp16 -> posit16_1 run in test_exact_reference
+    # posit16_1 -> fp32 and fp16 -> posit16_1 run exhaustively in test_exact_reference
 ]
 
 
@@ -478,24 +479,44 @@ def test_convert_exhaustive(tally, params):
     check(tally, u, expected=1 << u.ports["a"][1], label="exhaustive")
 
 
+#: converts from 16-bit formats: corner, targeted (ties, overflow) and random codes here, all 2^16
+#: codes in the slow tier (test_slow_convert_exhaustive); the 8-bit ones above are exhaustive
+CONVERTS_SAMPLED = [
+    dict(a="posit16_1", out="bf16"),  # posit16_1 -> posit8_1/posit8_2/fp16: slow tier only
+    dict(a="bf16", out="posit16_1"),
+]
+CONVERT_SAMPLE = 4000
+
+
+@pytest.mark.parametrize("params", CONVERTS_SAMPLED, ids=_id)
+def test_convert_sampled(tally, params):
+    u = mpmac.unit("convert", **params)
+    check(tally, u, n=CONVERT_SAMPLE, seed=13, exhaustive=False, expected=CONVERT_SAMPLE,
+          label="corner+targeted+random")
+
+
+#: (unit, sim.vectors count, at most this many regime-boundary tie and saturation vectors, simulator).
+#: Icarus simulates a posit16 unit at several ms per vector, so the sets are small here (the slow
+#: tier runs 200k-vector sets on Verilator, test_slow_random); on Verilator the build dominates.
 RANDOM = [
-    *[(dict(kind=k, a=f), 4300 if k == "fma" else 5000, "icarus")
-      for f in ("posit16_1", "posit16_2") for k in ("mul", "add", "fma")],
-    *[(dict(kind=k, a="posit32_2"), 10_000, "verilator") for k in ("mul", "add", "fma")],
-    (dict(kind="fma", a="posit8_0", c="fp32", out="fp32"), 5000, "icarus"),
+    *[(dict(kind=k, a=f), 1500, 1000, "icarus") for f in ("posit16_1", "posit16_2")
+      for k in ("mul", "add", "fma")],
+    *[(dict(kind=k, a="posit32_2"), 10_000, 3000, "verilator") for k in ("mul", "add", "fma")],
+    (dict(kind="fma", a="posit8_0", c="fp32", out="fp32"), 2000, 0, "icarus"),
 ]
 
 
-@pytest.mark.parametrize("params,n,simulator", RANDOM, ids=lambda v: _id(v) if isinstance(v, dict) else str(v))
-def test_random_and_corners(tally, tmp_path, params, n, simulator):
+@pytest.mark.parametrize("params,n,ties,simulator", RANDOM,
+                         ids=lambda v: _id(v) if isinstance(v, dict) else str(v))
+def test_random_and_corners(tally, tmp_path, params, n, ties, simulator):
     """sim.vectors corners, targeted and random vectors, plus (pure posits) regime-boundary ties and
     saturation. Pure-posit units run in the independent bench and are compared with exact_ref and
     with the golden model; the fp32 mix runs through mpmac.sim.verify."""
     params = dict(params)
     u = mpmac.unit(params.pop("kind"), **params)
-    vec = random_set(u, n, seed=11)
+    vec = random_set(u, n, seed=11, ties=ties)
     if all(posit_params(str(getattr(u, r))) for r in u.operands + ("out",)):
-        assert count(vec) >= 5000
+        assert count(vec) >= n + ties // 4, "too few regime-boundary tie and saturation vectors"
         independent_check(tally, u, vec, tmp_path, label="corner+ties+random", simulator=simulator)
     else:
         check(tally, u, vec, expected=count(vec), simulator=simulator, label="corner+random")
@@ -528,13 +549,15 @@ def _overflow_sequences(u) -> list[dict]:
     return seqs
 
 
+#: (unit, cycles); Icarus runs the posit16 quire at several ms per cycle: the 100k-cycle streams
+#: run on Verilator in the slow tier (test_slow_mac_sequences)
 MACS = [
     (dict(a="posit8_0", acc="quire"), 4000),
-    (dict(a="posit16_1", acc="quire"), 2000),
+    (dict(a="posit16_1", acc="quire"), 800),
     (dict(a="posit8_0", acc="quire:32"), 2000),  # posit16_1 quire -> fp32: the dot-product test
     (dict(a="posit8_1", acc="fp32"), 2000),
-    (dict(a="e4m3", acc="posit16_1", out="posit8_0"), 2000),
-    (dict(a="posit16_1", acc="quire", latency=2), 1000),
+    (dict(a="e4m3", acc="posit16_1", out="posit8_0"), 1000),
+    (dict(a="posit16_1", acc="quire", latency=2), 500),
 ]
 
 
@@ -625,12 +648,13 @@ def _exhaustive(u) -> dict:
     return exhaustive_vectors(u)
 
 
+#: (unit, None for every input or a sample size); every posit16_1 code is decoded exactly into fp32
 EXACT = [
     (dict(kind="mul", a="posit8_0"), None),
     (dict(kind="add", a="posit8_2"), None),
     (dict(kind="mul", a="e5m2", b="posit8_1", out="posit8_1"), None),
     (dict(kind="convert", a="posit16_1", out="fp32"), None),
-    (dict(kind="convert", a="posit16_1", out="posit8_0"), None),
+    (dict(kind="convert", a="posit16_1", out="posit8_0"), 4000),  # exhaustive: slow tier
     (dict(kind="convert", a="fp16", out="posit16_1"), None),
     # posit16_1, posit16_2 and posit32_2 mul/add/fma: test_random_and_corners
 ]
@@ -641,7 +665,10 @@ def test_exact_reference(tally, tmp_path, params, n):
     """RTL outputs from an independent testbench against exact_ref results (and the golden model)."""
     params = dict(params)
     u = mpmac.unit(params.pop("kind"), **params)
-    vec = _exhaustive(u) if n is None else random_set(u, n, seed=23, ties=n // 2)
+    if n is None:
+        vec = _exhaustive(u)
+    else:  # posit_ties builds operands of mul/add/fma only
+        vec = random_set(u, n, seed=23, ties=0 if u.kind == "convert" else n // 2)
     independent_check(tally, u, vec, tmp_path, label="exhaustive" if n is None else "sample")
 
 
