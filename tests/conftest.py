@@ -8,6 +8,11 @@ function, or per comparison with ``-v``.
 
 Tests marked ``slow`` are deselected unless a ``-m`` expression is given (``-m slow``, or
 ``-m "slow or not slow"`` for everything), as README.md's test tiers describe.
+
+Tests marked ``early`` are moved to the front of the run: pytest-xdist (``-n auto``) hands each
+worker a block of consecutive tests, so the first worker starts with them and a test that takes
+minutes runs while the short ones fill the other workers, instead of starting late and forming the
+tail of the run. (All early tests land on that one worker: mark only the few longest.)
 """
 
 from __future__ import annotations
@@ -20,13 +25,18 @@ import pytest
 _KEY = "mpmac_tally"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "early: a long test that starts first (see tests/conftest.py)")
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("markexpr", ""):
-        return
-    slow = [item for item in items if item.get_closest_marker("slow")]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    if not config.getoption("markexpr", ""):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    # a stable sort: the early tests keep their order, and so does everything else
+    items.sort(key=lambda item: item.get_closest_marker("early") is None)
 
 
 class Mismatch(AssertionError):
