@@ -252,7 +252,7 @@ RESETS = ("none", "free", "low", "first")
 
 
 def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: str | None = None,
-          settle: int = 0, reset: str = "none") -> str:
+          settle: int = 0, reset: str = "none", invariant: str | None = None) -> str:
     """Verilog of a miter module :data:`MITER` asserting that ``dut`` and ``ref`` agree.
 
     Parameters
@@ -273,6 +273,10 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
         ``none``: no clock (combinational miter); ``free``: ``rst`` is a free input; ``low``: ``rst``
         is tied low; ``first``: ``rst`` is free but assumed high in the first cycle, and the
         assertions apply only after an ``rst`` edge (units whose state starts at reset).
+    invariant : str, optional
+        A Verilog condition on the sides' output wires (``ref_acc_state``, ...) asserted beside
+        the equalities: a state invariant, which k-induction then proves together with them and
+        may use as its hypothesis (asserted, never assumed: a wrong invariant fails the proof).
 
     Raises
     ------
@@ -308,6 +312,8 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
     body += _gate(settle, reset)
     body.append("  always @* if (check) begin")
     body += [f"    assert (dut_{n} == ref_{n});" for n, _ in outputs]
+    if invariant:
+        body.append(f"    assert ({invariant});")
     body += ["  end", "endmodule", ""]
     return "\n".join(body)
 

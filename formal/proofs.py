@@ -133,6 +133,7 @@ class Proof:
     dut_text: str = ""
     dut_top: str = ""
     cases: tuple = (None,)
+    invariant: str | None = None
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -368,16 +369,22 @@ def _mac_step(unit, dut) -> Proof:
     files = {"dut.v": dut_text, "ref.v": ref_text}
     later = f", fed the same inputs {latency} cycles later" if latency else ""
     if state:
+        # a lazy accumulator's registers have encodings no input sequence reaches (a class bit
+        # with a nonzero significand, a top below emin): its well-formedness is proven with the
+        # equality, so that the induction step starts from well-formed states only
+        from .reference import state_invariant
+        invariant = state_invariant(unit, "ref_acc_state")
         scope = (f"from reset on, for every input sequence (a, b, in_valid, clear, rst"
                  f"{', rand' if 'rand' in data else ''}), the accumulator state, y and flags of "
-                 f"{side.module} equal those of the reference mac{later} (induction)")
+                 f"{side.module} equal those of the reference mac{later}"
+                 f"{' and the state is well-formed' if invariant else ''} (induction)")
         if shared:
             scope = f"{SHARED_SCOPE}; {scope}"
         return Proof("mac_step", side, ref, files, data, ("y", "flags", "acc_state"),
                      product="shared" if shared else None,
                      reset="first", mode="prove", depth=latency + 2, scope=scope,
                      spec=_at_latency(unit, latency), dut_text=dut_text,
-                     dut_top=side.module if dut is not None else "")
+                     dut_top=side.module if dut is not None else "", invariant=invariant)
     scope = (f"bounded: for every input sequence of {MAC_BMC_DEPTH} cycles from reset, y and flags "
              f"of {side.module} equal those of the reference mac{later} (BMC depth "
              f"{MAC_BMC_DEPTH}; the DUT has no acc_state output, so its accumulator cannot be "
@@ -400,7 +407,7 @@ FRAIG = ["setattr -set keep 1 w:dut_* w:ref_*", "techmap", "opt -fast",
 
 def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
     text = M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
-                   reset=p.reset)
+                   reset=p.reset, invariant=p.invariant)
     return sby.Job(p.obligation, {**p.files, "miter.sv": text}, SCRIPT + FRAIG,
                    p.mode, p.depth, timeout, case.smtc() if case is not None else None)
 

@@ -14,6 +14,11 @@ from the optimized datapath in rtl/ and as plainly as possible (docs/formal-refe
    mode; overflow, tininess, flush-to-zero, saturation and specials follow golden/rounding.py.
    Posit outputs build their regime/exponent/fraction bit string and round on it.
 
+Approximate variants (docs/approximate.md), from the same exact sum: coarse:K / window:L round at
+p bits below ``anchor - s(lz)`` (``s`` from a table of constants per leading-zero count), L-Mul adds
+the operands' bit fields instead of multiplying, and a lazy mac keeps the unnormalized accumulator
+of golden/mac.py ``_LazyState`` in the register encoding of rtl/lazy.py.
+
 Shared with the optimized datapath: only *facts* (golden/ formats and rounding contexts, the port
 contract of :func:`mpmac.rtl.layouts.unit_signature`, the mac state layout of
 :func:`mpmac.rtl.mac.mac_state_layout`) and, with ``product="internal"``, the integer multiplier
@@ -26,11 +31,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
 from ..golden.formats import Specials
+from ..golden.variants import Normalization
 from ..golden.rounding import Flags
 from ..rtl.emit import to_verilog
 from ..rtl.layouts import check_knobs, product_signature, unit_signature
@@ -38,7 +44,7 @@ from ..rtl.mac import mac_state_layout
 from ..rtl.multiply import SignificandMultiplier
 
 __all__ = ["ReferenceUnit", "reference_verilog", "significand_width", "lsb_exponent",
-           "top_exponent"]
+           "top_exponent", "state_invariant"]
 
 
 # -- facts about a format's values ---------------------------------------------------------------
@@ -346,6 +352,152 @@ def round_float(m, fmt, ctx, x: Exact, rand, name: str, ew: int) -> dict:
                 flush=tiny if not fmt.subnormals else Const(0))
 
 
+# -- approximate variants (docs/approximate.md) ----------------------------------------------------
+def lmul_offset(man_bits: int) -> int:
+    """L-Mul's constant 2^-l(m) in units of the mantissa LSB 2^-m: l(m) is m up to m = 3, 3 for
+    m = 4 and 4 above."""
+    l = man_bits if man_bits <= 3 else (3 if man_bits == 4 else 4)
+    return 1 << (man_bits - l)
+
+
+def lmul_register(fmt) -> Register:
+    """Register of an L-Mul product: normal operands only, exponent carry up to 2."""
+    return Register(2 * fmt.emin - fmt.man_bits, 2 * fmt.emax + 2)
+
+
+def lmul_product(m, fmt, a_bits, b_bits, a: Operand, b: Operand, reg: Register, ew: int):
+    """The L-Mul product of two floats of one format, from their bit fields (not from a
+    multiplier): exponent fields and mantissa fields (plus the offset) add as integers, a mantissa
+    sum of c * 2^m carries c into the exponent. Subnormal operands read as zero.
+
+    Returns ``(exact, top)``: the product in ``reg`` and its exponent (= its field top).
+    """
+    mb = fmt.man_bits
+    fields = {}
+    for name, bits, op in (("a", a_bits, a), ("b", b_bits, b)):
+        field = bits[mb:mb + fmt.exp_bits]
+        # zero or subnormal: no hidden one to add below (a fnuz NaN's field is 0 too: NaN wins)
+        fields[name] = (bits[:mb], field, (field == 0) & ~op.nan)
+    (ma, ea, a_zero), (mb_, eb, b_zero) = fields["a"], fields["b"]
+    total = Signal(mb + 2, name="lmul_mantissa_sum")
+    m.d.comb += total.eq(ma + mb_ + lmul_offset(mb))
+    carry = total[mb:]  # c = 0, 1 or 2
+    top = Signal(signed(ew), name="lmul_top")
+    m.d.comb += top.eq(ea + eb - 2 * fmt.bias + carry)
+    sig = Cat(total[:mb], Const(1, 1))  # 1.(M - c 2^m)
+    zero = a_zero | b_zero
+    inf_times_zero = (a.inf | b.inf) & zero
+    nan = a.nan | b.nan | inf_times_zero
+    finite = ~zero & ~a.inf & ~b.inf & ~nan
+    placed = place(m, "lmul", sig, top - mb, 2 * fmt.emin - mb, reg)
+    mag = Signal(reg.width, name="lmul_mag")
+    m.d.comb += mag.eq(Mux(finite, placed, 0))
+    return Exact(nan, (a.inf | b.inf) & ~nan, a.invalid | b.invalid | inf_times_zero,
+                 a.sign ^ b.sign, mag, reg.lsb), top
+
+
+def lazy_register(fmt, guard: int) -> Register:
+    """Register of a lazy accumulator's value: W = p + G significand bits on a grid never finer
+    than 2^(qmin - G), its top at most emax."""
+    return Register(fmt.qmin - guard, fmt.emax)
+
+
+def operand_top(op: Operand):
+    """Field top of a finite nonzero operand: the exponent of its leading one (``sig`` is
+    normalised)."""
+    return op.exp + (len(op.sig) - 1)
+
+
+def product_top(a: Operand, b: Operand):
+    """Field top of an exact product: the two significand fields side by side."""
+    return a.exp + b.exp + (len(a.sig) + len(b.sig) - 1)
+
+
+def anchor(m, x: Exact, x_top, y: Exact, y_top, ew: int) -> Signal:
+    """One above the larger field top of the nonzero terms of ``x + y``: leading zeros of the
+    sum count from here (only meaningful for a finite nonzero sum)."""
+    result = Signal(signed(ew), name="anchor")
+    with m.If(x.mag == 0):
+        m.d.comb += result.eq(y_top + 1)
+    with m.Elif(y.mag == 0):
+        m.d.comb += result.eq(x_top + 1)
+    with m.Else():
+        m.d.comb += result.eq(Mux(x_top > y_top, x_top, y_top) + 1)
+    return result
+
+
+def allowed_shift(norm: Normalization, zone: int, lz: int) -> int:
+    """The normalizing shift an approximate unit applies for ``lz`` leading zeros (a Python int):
+    all of them within the top ``zone`` positions; below, whole steps of K (coarse) or at most L
+    more (window)."""
+    if lz <= zone:
+        return lz
+    if norm.kind == "coarse":
+        return zone + (lz - zone) // norm.k * norm.k
+    return min(lz, zone + norm.k)
+
+
+def window_top(m, norm: Normalization, zone: int, x: Exact, anchor_exp, ew: int) -> Signal:
+    """Exponent of the top of the approximately normalized window: ``anchor - s(lz)``, with ``s``
+    looked up per possible leading-zero count (a table of constants)."""
+    k = leading_one(m, x.mag, "approx_lead")
+    lz = Signal(signed(ew), name="approx_lz")
+    m.d.comb += lz.eq(anchor_exp - (k + x.lsb))
+    shift = Signal(signed(ew), name="approx_shift")
+    m.d.comb += shift.eq(lz)
+    for count in range(len(x.mag) + 2):
+        with m.If(lz == count):
+            m.d.comb += shift.eq(allowed_shift(norm, zone, count))
+    top = Signal(signed(ew), name="approx_top")
+    m.d.comb += top.eq(anchor_exp - shift)
+    return top
+
+
+def round_float_at(m, fmt, ctx, x: Exact, rand, name: str, ew: int, top) -> dict:
+    """Round ``x`` at ``p`` bits below the exponent ``top`` (at or above x's leading one), then
+    pack the result normalized (golden/core.round_float_at): the dict of :func:`round_float`.
+
+    Tininess is that of the delivered value (below 2^emin; a nonzero x rounded to 0 included).
+    """
+    p, mb = fmt.precision, fmt.man_bits
+    pad = p - 1
+    mag = Cat(Const(0, pad), x.mag)
+    base = x.lsb - pad
+    q = Signal(signed(ew), name=f"{name}_q")
+    m.d.comb += q.eq(top - (p - 1))
+    if fmt.subnormals:
+        with m.If(top - (p - 1) < fmt.qmin):
+            m.d.comb += q.eq(fmt.qmin)
+    shift = Signal(range(max(len(mag), fmt.qmin - base) + 2), name=f"{name}_shift")
+    m.d.comb += shift.eq(q - base)
+    rounded, inexact = round_shift(m, ctx, name, mag, shift, x.sign, rand, p + 1)
+
+    # renormalize the rounded value: its top bit moves to the hidden position (down to qmin)
+    k = leading_one(m, rounded, f"{name}_rounded_lead")
+    top_v = Signal(signed(ew), name=f"{name}_top_v")
+    m.d.comb += top_v.eq(q + k)
+    q2 = Signal(signed(ew), name=f"{name}_q2")
+    m.d.comb += q2.eq(top_v - (p - 1))
+    if fmt.subnormals:
+        with m.If(top_v - (p - 1) < fmt.qmin):
+            m.d.comb += q2.eq(fmt.qmin)
+    sig = Signal(p, name=f"{name}_sig")
+    up = Signal(range(p + 1), name=f"{name}_up")
+    with m.If(q2 > q):  # a carry to 2^p: exactly 2^p, one binade up
+        m.d.comb += sig.eq(rounded[1:])
+    with m.Else():
+        m.d.comb += [up.eq(q - q2), sig.eq(rounded << up)]
+    e = Signal(signed(ew), name=f"{name}_e")
+    m.d.comb += e.eq(q2 + (p - 1))
+    normal = sig[p - 1]
+    max_sig = fmt.max_code & ((1 << mb) - 1) | (1 << mb)
+    overflow = normal & ((e > fmt.emax) | ((e == fmt.emax) & (sig > max_sig)))
+    tiny = (rounded == 0) | (top_v < fmt.emin)
+    e_field = Mux(normal, e + fmt.bias, 0)[:fmt.exp_bits]
+    return dict(magnitude=Cat(sig[:mb], e_field), inexact=inexact, tiny=tiny,
+                overflow=overflow, flush=tiny if not fmt.subnormals else (rounded == 0))
+
+
 def float_codes(fmt, ctx, sign):
     """Codes of the special results of a float format: (signed zero, max finite, infinite result,
     lost: whether an infinite result raises invalid, NaN)."""
@@ -362,9 +514,13 @@ def float_codes(fmt, ctx, sign):
     return zero, max_finite, infinite, lost, nan
 
 
-def round_float_result(m, fmt, ctx, x: Exact, rand, name, ew, bits, flags):
-    """Drive ``bits``/``flags`` with ``x`` rounded into float format ``fmt``."""
-    r = round_float(m, fmt, ctx, x, rand, name, ew)
+def round_float_result(m, fmt, ctx, x: Exact, rand, name, ew, bits, flags, top=None):
+    """Drive ``bits``/``flags`` with ``x`` rounded into float format ``fmt`` (at ``p`` bits below
+    the exponent ``top`` when given: approximate normalization)."""
+    if top is None:
+        r = round_float(m, fmt, ctx, x, rand, name, ew)
+    else:
+        r = round_float_at(m, fmt, ctx, x, rand, name, ew, top)
     zero, max_finite, infinite, lost, nan = float_codes(fmt, ctx, x.sign)
     mode = ctx.mode
     to_inf = {"rne": 1, "rmm": 1, "sr": 1, "rtz": 0, "rup": ~x.sign, "rdn": x.sign}[mode]
@@ -438,12 +594,16 @@ def round_posit_result(m, fmt, ctx, x: Exact, rand, name, ew, bits, flags):
         m.d.comb += [bits.eq(code), flags.eq(Mux(body_inexact, Flags.INEXACT, 0) | invalid)]
 
 
-def round_to(m, fmt, ctx, x: Exact, rand, name: str, ew: int):
-    """Round ``x`` into ``fmt``; returns (bits, flags) signals."""
+def round_to(m, fmt, ctx, x: Exact, rand, name: str, ew: int, top=None):
+    """Round ``x`` into ``fmt``; returns (bits, flags) signals. ``top``: see
+    :func:`round_float_result` (approximate normalization, float formats only)."""
     bits = Signal(fmt.nbits, name=f"{name}_bits")
     flags = Signal(Flags.WIDTH, name=f"{name}_flags")
-    result = round_posit_result if fmt.is_posit else round_float_result
-    result(m, fmt, ctx, x, rand, name, ew, bits, flags)
+    if fmt.is_posit:
+        assert top is None, "approximate normalization delivers floats only"
+        round_posit_result(m, fmt, ctx, x, rand, name, ew, bits, flags)
+    else:
+        round_float_result(m, fmt, ctx, x, rand, name, ew, bits, flags, top)
     return bits, flags
 
 
@@ -522,39 +682,81 @@ class ReferenceUnit(wiring.Component):
         m.d.comb += [mul.a.eq(a.sig), mul.b.eq(b.sig)]
         return mul.product
 
-    def _round(self, m, x: Exact, ew, fmt=None, rand=None, name="out"):
+    def _round(self, m, x: Exact, ew, fmt=None, rand=None, name="out", top=None):
         spec = self.spec
         return round_to(m, fmt or spec.fmt("out"), spec.ctx, x,
-                        self._rand if rand is None else rand, name, ew)
+                        self._rand if rand is None else rand, name, ew, top)
 
     def _registers(self):
         return {role: Register.of_format(self.spec.fmt(role)) for role in self.spec.operands}
 
+    # -- approximate variants (docs/approximate.md) ---------------------------------------------
+    @property
+    def _lmul(self) -> bool:
+        return getattr(self.spec, "mul_approx", "exact") == "lmul"
+
+    @property
+    def _normalization(self) -> Normalization:
+        return getattr(self.spec, "normalization", Normalization())
+
+    def _product_register(self, regs) -> Register:
+        if self._lmul:
+            return lmul_register(self.spec.fmt("a"))
+        return regs["a"].times(regs["b"])
+
+    def _product(self, m, reg: Register, ew):
+        """The product term of a, b in ``reg`` (exact or L-Mul) and its field top."""
+        a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
+        if self._lmul:
+            return lmul_product(m, self.spec.fmt("a"), self.a, self.b, a, b, reg, ew)
+        return exact_product(m, a, b, self._significand_product(m, a, b), reg), product_top(a, b)
+
+    def _sum_window_top(self, m, total: Exact, terms, zone: int, ew):
+        """For coarse:K / window:L the exponent at whose ``p`` bits below ``total`` (the sum of the
+        ``(term, field top)`` pairs ``terms``) is rounded; None for exact normalization."""
+        norm = self._normalization
+        if norm.kind not in ("coarse", "window"):
+            return None
+        (x, x_top), (y, y_top) = terms
+        return window_top(m, norm, zone, total, anchor(m, x, x_top, y, y_top, ew), ew)
+
+    @property
+    def _product_zone(self) -> int:
+        """Top positions of a sum with a product that are always normalized exactly: the carry and
+        the exact product's two integer positions, or the carry and an L-Mul product's top."""
+        return 1 if self._lmul else 2
+
     # -- kinds ---------------------------------------------------------------------------------
     def _mul(self, m):
-        regs = self._registers()
-        reg = regs["a"].times(regs["b"])
+        reg = self._product_register(self._registers())
         ew = self._ew(reg)
-        a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
-        p = exact_product(m, a, b, self._significand_product(m, a, b), reg)
+        p, _ = self._product(m, reg, ew)
         return self._round(m, p, ew)
 
     def _add(self, m):
         regs = self._registers()
         reg = regs["a"].plus(regs["b"])
         ew = self._ew(reg)
-        a = exact_operand(m, "a", self._decode(m, "a", ew), reg)
-        b = exact_operand(m, "b", self._decode(m, "b", ew), reg)
-        return self._round(m, exact_sum(m, a, b, self.spec.ctx.mode == "rdn"), ew)
+        a_op, b_op = self._decode(m, "a", ew), self._decode(m, "b", ew)
+        a = exact_operand(m, "a", a_op, reg)
+        b = exact_operand(m, "b", b_op, reg)
+        total = exact_sum(m, a, b, self.spec.ctx.mode == "rdn")
+        top = self._sum_window_top(m, total, [(a, operand_top(a_op)), (b, operand_top(b_op))],
+                                   1, ew)
+        return self._round(m, total, ew, top=top)
 
     def _fma(self, m):
         regs = self._registers()
-        reg = regs["a"].times(regs["b"]).plus(regs["c"])
-        ew = self._ew(reg)
-        a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
-        p = exact_product(m, a, b, self._significand_product(m, a, b), reg)
-        c = exact_operand(m, "c", self._decode(m, "c", ew), reg)
-        return self._round(m, exact_sum(m, p, c, self.spec.ctx.mode == "rdn"), ew)
+        product_reg = self._product_register(regs)
+        reg = product_reg.plus(regs["c"])
+        ew = self._ew(reg, product_reg)
+        p, p_top = self._product(m, reg, ew)
+        c_op = self._decode(m, "c", ew)
+        c = exact_operand(m, "c", c_op, reg)
+        total = exact_sum(m, p, c, self.spec.ctx.mode == "rdn")
+        top = self._sum_window_top(m, total, [(p, p_top), (c, operand_top(c_op))],
+                                   self._product_zone, ew)
+        return self._round(m, total, ew, top=top)
 
     def _convert(self, m):
         reg = self._registers()["a"]
@@ -565,33 +767,43 @@ class ReferenceUnit(wiring.Component):
         spec = self.spec
         acc = spec.accumulator
         regs = self._registers()
-        product_reg = regs["a"].times(regs["b"])
+        product_reg = self._product_register(regs)
+        lazy = self._normalization.kind == "lazy"
+        acc_reg = None
         if acc.exact:
             reg = Register(acc.lsb_exp, acc.lsb_exp + acc.width - 1)
+        elif lazy:
+            acc_reg = lazy_register(acc.fmt, self._normalization.k)
+            reg = product_reg.plus(acc_reg)
         else:
             acc_reg = Register.of_format(acc.fmt)
             reg = product_reg.plus(acc_reg)
         ew = self._ew(reg, product_reg)
-        a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
-        product = exact_product(m, a, b, self._significand_product(m, a, b), reg)
-        state = Signal(mac_state_layout(spec), name="state")
+        product, product_top_exp = self._product(m, reg, ew)
+        init = {"top": acc.fmt.emin, "zero": 1} if lazy else {}
+        state = Signal(mac_state_layout(spec), name="state", init=init)
         if spec.ctx.sr:  # the readout rounds with the rand of the last update
             with m.If(self.in_valid):
                 m.d.sync += state.last_rand.eq(self.rand)
         if acc.exact:
             self._mac_exact(m, product, state, ew)
+        elif lazy:
+            self._mac_lazy(m, product, product_top_exp, state, reg, acc_reg, ew)
         else:
-            self._mac_rounded(m, product, state, reg, acc_reg, ew)
+            self._mac_rounded(m, product, product_top_exp, state, reg, acc_reg, ew)
         if self.expose_state:
             m.d.comb += self.acc_state.eq(state)
 
-    def _mac_rounded(self, m, product: Exact, state, reg, acc_reg, ew):
+    def _mac_rounded(self, m, product: Exact, product_top_exp, state, reg, acc_reg, ew):
         spec = self.spec
         acc_fmt, out = spec.fmt("acc"), spec.fmt("out")
         current = self._decode(m, "acc", ew, bits=Mux(self.clear, 0, state.acc))
         base = exact_operand(m, "acc", current, reg)
         total = exact_sum(m, product, base, spec.ctx.mode == "rdn")
-        new_acc, step_flags = self._round(m, total, ew, fmt=acc_fmt, name="step")
+        top = self._sum_window_top(m, total, [(product, product_top_exp),
+                                              (base, operand_top(current))],
+                                   self._product_zone, ew)
+        new_acc, step_flags = self._round(m, total, ew, fmt=acc_fmt, name="step", top=top)
         with m.If(self.in_valid):
             m.d.sync += [state.acc.eq(new_acc),
                          state.flags.eq(Mux(self.clear, 0, state.flags) | step_flags)]
@@ -601,6 +813,86 @@ class ReferenceUnit(wiring.Component):
         held = exact_operand(m, "held", self._decode(m, "acc", ew, bits=state.acc, name="held"),
                              acc_reg)
         y, read_flags = self._round(m, held, ew, rand=state.last_rand if spec.ctx.sr else None,
+                                    name="readout")
+        m.d.comb += [self.y.eq(y), self.flags.eq(state.flags | read_flags)]
+
+    def _mac_lazy(self, m, product: Exact, product_top_exp, state, reg, acc_reg, ew):
+        """The lazy accumulator (golden/mac.py _LazyState): ``sig * 2^(top - W + 1)``.
+
+        The state holds the top clamped at the acc format's emin (the grid 2^(top - W + 1) is then
+        never finer than the floor 2^(qmin - G), as the golden rule ``max(top - W + 1, qmin - G)``
+        says); a zero, Inf or NaN state holds ``sig = 0`` and ``top = emin`` (the state encoding of
+        rtl/lazy.py, asserted by the mac_step proof). An update adds the product exactly, takes the
+        larger top (the product's field top), one more when the sum carries above it, rounds onto
+        the grid, and one more when the rounding carries to 2^W.
+        """
+        spec = self.spec
+        fmt = spec.fmt("acc")
+        width = fmt.precision + self._normalization.k
+        emin = fmt.emin
+        clear = self.clear
+        # the accumulator before this update (+0 after clear), exactly, in ``reg``
+        finite_state = ~state.zero & ~state.inf & ~state.nan & ~clear
+        held = Signal(width, name="lazy_held_sig")
+        m.d.comb += held.eq(Mux(finite_state, state.sig, 0))
+        held_top = Signal(signed(ew), name="lazy_held_top")
+        m.d.comb += held_top.eq(Mux(finite_state, state.top, emin))
+        held_exp = Signal(signed(ew), name="lazy_held_exp")
+        m.d.comb += held_exp.eq(held_top - (width - 1))
+        base = Exact(state.nan & ~clear, state.inf & ~clear, Const(0), state.sign & ~clear,
+                     place(m, "lazy_base", held, held_exp, acc_reg.lsb, reg), reg.lsb)
+        total = exact_sum(m, product, base, spec.ctx.mode == "rdn")
+
+        # the new top, the grid below it and the rounding onto it
+        top = Signal(signed(ew), name="lazy_top")
+        m.d.comb += top.eq(Mux(product_top_exp > held_top, product_top_exp, held_top))
+        sum_top = leading_one(m, total.mag, "lazy_sum_lead") + reg.lsb
+        carried = Signal(signed(ew), name="lazy_carried_top")
+        m.d.comb += carried.eq(Mux(sum_top > top, top + 1, top))
+        shift = Signal(range(reg.width + 1), name="lazy_shift")
+        m.d.comb += shift.eq(carried - (width - 1) - reg.lsb)
+        rounded, inexact = round_shift(m, spec.ctx, "lazy", total.mag, shift, total.sign,
+                                       self._rand, width + 1)
+        round_carry = rounded[width]  # exactly 2^W
+        new_sig = Mux(round_carry, rounded[1:], rounded[:width])
+        new_top = carried + round_carry
+
+        product_finite = (product.mag != 0) & ~product.nan & ~product.inf
+        nxt = Signal(mac_state_layout(spec), name="lazy_next")
+        flags = Signal(Flags.WIDTH, name="lazy_step_flags")
+        m.d.comb += [nxt.top.eq(emin), nxt.sig.eq(0)]
+        with m.If(total.nan):
+            m.d.comb += [nxt.nan.eq(1), flags.eq(Mux(total.invalid, Flags.INVALID, 0))]
+        with m.Elif(total.inf):
+            m.d.comb += [nxt.inf.eq(1), nxt.sign.eq(total.sign),
+                         flags.eq(Mux(total.invalid, Flags.INVALID, 0))]
+        with m.Elif(~product_finite & finite_state):  # a zero product changes nothing
+            m.d.comb += [nxt.sig.eq(state.sig), nxt.top.eq(state.top), nxt.sign.eq(state.sign)]
+        with m.Elif(total.mag == 0):  # both zero, or an exact cancellation
+            m.d.comb += [nxt.zero.eq(1), nxt.sign.eq(total.sign)]
+        with m.Elif(rounded == 0):
+            m.d.comb += [nxt.zero.eq(1), nxt.sign.eq(total.sign),
+                         flags.eq(Flags.UNDERFLOW | Flags.INEXACT)]
+        with m.Elif(new_top > fmt.emax):
+            m.d.comb += [nxt.inf.eq(1), nxt.sign.eq(total.sign),
+                         flags.eq(Flags.OVERFLOW | Flags.INEXACT)]
+        with m.Else():
+            m.d.comb += [nxt.sig.eq(new_sig), nxt.top.eq(new_top), nxt.sign.eq(total.sign),
+                         flags.eq(Mux(inexact, Flags.INEXACT, 0))]
+        with m.If(self.in_valid):
+            m.d.sync += [state.sig.eq(nxt.sig), state.top.eq(nxt.top), state.sign.eq(nxt.sign),
+                         state.zero.eq(nxt.zero), state.inf.eq(nxt.inf), state.nan.eq(nxt.nan),
+                         state.flags.eq(Mux(clear, 0, state.flags) | flags)]
+
+        # readout: the accumulator rounded into out with full normalization
+        finite_now = ~state.zero & ~state.inf & ~state.nan
+        now_exp = Signal(signed(ew), name="lazy_now_exp")
+        m.d.comb += now_exp.eq(state.top - (width - 1))
+        now_sig = Signal(width, name="lazy_now_sig")
+        m.d.comb += now_sig.eq(Mux(finite_now, state.sig, 0))
+        held_now = Exact(state.nan, state.inf, Const(0), state.sign,
+                         place(m, "lazy_now", now_sig, now_exp, acc_reg.lsb, acc_reg), acc_reg.lsb)
+        y, read_flags = self._round(m, held_now, ew, rand=state.last_rand if spec.ctx.sr else None,
                                     name="readout")
         m.d.comb += [self.y.eq(y), self.flags.eq(state.flags | read_flags)]
 
@@ -642,6 +934,34 @@ class ReferenceUnit(wiring.Component):
         extra = Mux(state.invalid | clash, Flags.INVALID, 0) | \
             Mux(wrapped, Flags.OVERFLOW | Flags.INEXACT, 0)
         m.d.comb += [self.y.eq(y), self.flags.eq(read_flags | extra)]
+
+
+def state_invariant(spec, signal: str) -> str | None:
+    """A Verilog condition that the mac state ``signal`` (``acc_state``) is well-formed, or None
+    when every encoding is a state the reference handles (rounded and exact accumulators).
+
+    Lazy accumulator: at most one class bit; a finite state has a nonzero significand and a top
+    in [emin, emax]; a zero, Inf or NaN state has ``sig = 0`` and ``top = emin``; NaN is
+    positive. These are the states the reference and rtl/lazy.py produce; on the others (which
+    no input sequence reaches) the two need not agree.
+    """
+    if spec.kind != "mac" or getattr(spec, "normalization", Normalization()).kind != "lazy":
+        return None
+    layout = mac_state_layout(spec)
+    emin, emax = spec.fmt("acc").emin, spec.fmt("acc").emax
+
+    def field(name, signed_value=False):
+        f = layout[name]
+        width = Shape.cast(f.shape).width
+        bits = f"{signal}[{f.offset + width - 1}:{f.offset}]" if width > 1 else \
+            f"{signal}[{f.offset}]"
+        return f"$signed({bits})" if signed_value else bits
+
+    sig, top = field("sig"), field("top", True)
+    zero, inf, nan, sign = field("zero"), field("inf"), field("nan"), field("sign")
+    return (f"({{1'b0, {zero}}} + {{1'b0, {inf}}} + {{1'b0, {nan}}} <= 2'd1) && "
+            f"((!{zero} && !{inf} && !{nan}) ? ({sig} != 0 && {top} >= {emin} && {top} <= {emax})"
+            f" : ({sig} == 0 && {top} == {emin})) && (!{nan} || !{sign})")
 
 
 def reference_verilog(spec, *, name: str | None = None, product: str = "internal",

@@ -24,7 +24,8 @@ from amaranth.sim import Simulator
 
 import mpmac
 from mpmac import sim
-from mpmac.formal.reference import ReferenceUnit, reference_verilog
+from mpmac.formal.reference import ReferenceUnit, reference_verilog, state_invariant
+from mpmac.rtl.mac import mac_state_layout
 from mpmac.rtl.layouts import MULTIPLYING_KINDS
 from mpmac.sim.vectors import exhaustive_vectors, input_bits
 
@@ -103,6 +104,78 @@ def test_a_wrong_reference_is_caught(tally):
     assert r.checked == 1 << 12 and r.mismatches > 0
 
 
+# --- approximate variants (docs/approximate.md) --------------------------------------------------
+APPROXIMATE_EXHAUSTIVE = [
+    ("add", dict(a="e4m3", normalize="coarse:2")),
+    ("add", dict(a="e4m3", normalize="window:1")),
+    ("mul", dict(a="e4m3", mul_approx="lmul")),
+    ("fma", dict(a="e2m1", normalize="window:1")),
+    ("fma", dict(a="e2m1", normalize="coarse:2", mul_approx="lmul")),
+]
+
+
+@pytest.mark.parametrize("kind,params", APPROXIMATE_EXHAUSTIVE,
+                         ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_approximate_reference_exhaustive(tally, kind, params):
+    u = mpmac.unit(kind, **params)
+    check_reference(tally, u, expected=1 << input_bits(u))
+
+
+@pytest.mark.parametrize("params", [
+    dict(a="e4m3", normalize="coarse:2"),
+    dict(a="e4m3", normalize="window:2", mul_approx="lmul"),
+], ids=_id)
+def test_approximate_reference_random_fma(tally, params):
+    u = mpmac.unit("fma", **params)
+    check_reference(tally, u, n=10_000, seed=5, expected=10_000)
+
+
+APPROXIMATE_MACS = [
+    dict(a="e2m1", acc="e4m3", normalize="window:2"),
+    dict(a="e4m3", acc="fp16", normalize="coarse:2", mul_approx="lmul"),
+    dict(a="e2m1", acc="e4m3", normalize="lazy:2"),
+    dict(a="e4m3", acc="fp16", out="e5m2", normalize="lazy:3", rounding="sr", rand_bits=3),
+]
+
+
+@pytest.mark.parametrize("params", APPROXIMATE_MACS, ids=_id)
+def test_approximate_reference_mac_sequences(tally, params):
+    u = mpmac.unit("mac", **params)
+    seqs = sim.generate(u, 3000, 17)
+    check_reference(tally, u, seqs, expected=mac_expected(seqs), label="sequences")
+
+
+@pytest.mark.parametrize("kind,params,exact", [
+    ("add", dict(a="e4m3", normalize="coarse:2"), dict(a="e4m3")),
+    ("add", dict(a="e4m3", normalize="window:1"), dict(a="e4m3", normalize="coarse:2")),
+    ("mul", dict(a="e4m3", mul_approx="lmul"), dict(a="e4m3")),
+    ("fma", dict(a="e2m1", normalize="window:1"), dict(a="e2m1")),
+    ("mac", dict(a="e2m1", acc="e4m3", normalize="lazy:2"), dict(a="e2m1", acc="e4m3")),
+], ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_the_approximate_check_bites(kind, params, exact):
+    """The reference of another variant (exact, or another approximation) simulated as the
+    approximate unit mismatches: the vectors reach the cases where the variants differ."""
+    u = mpmac.unit(kind, **params)
+    wrong = reference_verilog(mpmac.unit(kind, **exact), name=u.name)
+    vectors = sim.generate(u, 3000, 17) if kind == "mac" else None
+    r = sim.verify(u, vectors, sim="icarus", engine="stream", verilog=wrong)
+    assert r.mismatches > 0, f"{r.checked} checked"
+
+
+def test_lazy_state_invariant_names_the_state_fields():
+    """The well-formedness condition of a lazy accumulator's state (asserted by its mac_step
+    proof) reads the fields at their offsets in ``acc_state``; other units have none."""
+    u = mpmac.unit("mac", a="e2m1", acc="e4m3", normalize="lazy:2")
+    text = state_invariant(u, "s")
+    layout = mac_state_layout(u)
+    sig = layout["sig"]
+    assert f"s[{sig.offset + Shape.cast(sig.shape).width - 1}:{sig.offset}] != 0" in text
+    assert f">= {u.fmt('acc').emin}" in text and f"<= {u.fmt('acc').emax}" in text
+    assert state_invariant(mpmac.unit("mac", a="e2m1", acc="e4m3", normalize="window:2"),
+                           "s") is None
+    assert state_invariant(mpmac.unit("add", a="e4m3"), "s") is None
+
+
 # --- the proof knobs -----------------------------------------------------------------------------
 KNOB_UNITS = [
     ("mul", dict(a="e4m3")),
@@ -112,6 +185,7 @@ KNOB_UNITS = [
     ("mac", dict(a="e4m3", acc="fp32")),
     ("mac", dict(a="e5m2", b="posit8_0", acc="kulisch", rounding="sr", rand_bits=3, latency=2)),
     ("mac", dict(a="posit8_2", acc="quire", out="e4m3", rounding="sr", rand_bits=2)),
+    ("mac", dict(a="e4m3", acc="fp16", out="e5m2", normalize="lazy:3")),
 ]
 
 
@@ -198,6 +272,8 @@ def test_port_significands_equal_the_optimized_ones(kind, params):
     dict(a="e4m3", acc="fp16", out="e5m2", rounding="sr", rand_bits=3),
     dict(a="e2m1", b="posit8_0", acc="kulisch:24", out="fp16"),
     dict(a="posit8_0", acc="quire", rounding="sr", rand_bits=2),
+    dict(a="e4m3", acc="bf16", out="e4m3", normalize="lazy:2", rounding="sr", rand_bits=3),
+    dict(a="e2m1", acc="e4m3", normalize="lazy:0", mul_approx="lmul", rounding="rdn"),
 ], ids=_id)
 def test_acc_state_equals_the_optimized_register(params):
     """Reference and optimized mac run the same random stream in Amaranth simulation; their
@@ -334,6 +410,49 @@ def test_slow_reference_random(tally, kind, params):
     dict(a="fp16", acc="fp32", out="bf16", rounding="rup"),
 ], ids=_id)
 def test_slow_reference_mac_sequences(tally, params):
+    u = mpmac.unit("mac", **params)
+    seqs = sim.generate(u, 20_000, 23)
+    check_reference(tally, u, seqs, expected=mac_expected(seqs), label="sequences")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,params", [
+    ("add", dict(a="e5m2", normalize="coarse:3", rounding="rdn")),
+    ("add", dict(a="e4m3", b="e5m2", out="bf16", normalize="window:3", rounding="rup")),
+    ("add", dict(a="e4m3", normalize="coarse:2", subnormals=False)),
+    ("mul", dict(a="e5m2", mul_approx="lmul", rounding="rtz")),
+    ("mul", dict(a="e4m3", mul_approx="lmul", out="bf16")),
+    ("mul", dict(a="e2m3", mul_approx="lmul", saturate=True, rounding="rmm")),
+    ("fma", dict(a="e2m1", normalize="coarse:2")),
+    ("fma", dict(a="e2m1", mul_approx="lmul", normalize="window:1", rounding="sr", rand_bits=2)),
+], ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_slow_approximate_reference_exhaustive(tally, kind, params):
+    u = mpmac.unit(kind, **params)
+    vec = exhaustive_vectors(u)  # with sr, every rand value too
+    check_reference(tally, u, vec, expected=len(vec["a"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", [
+    dict(a="e4m3", normalize="window:2"),
+    dict(a="e4m3", mul_approx="lmul", normalize="coarse:3", rounding="rup"),
+    dict(a="e4m3", c="bf16", out="bf16", normalize="window:4"),
+    dict(a="bf16", normalize="window:4"),
+    dict(a="bf16", normalize="coarse:4", mul_approx="lmul", rounding="sr", rand_bits=5),
+], ids=_id)
+def test_slow_approximate_reference_random_fma(tally, params):
+    u = mpmac.unit("fma", **params)
+    check_reference(tally, u, n=20_000, seed=9, expected=20_000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", [
+    dict(a="e2m1", acc="bf16", normalize="window:2"),
+    dict(a="e4m3", acc="bf16", normalize="lazy"),
+    dict(a="e4m3", acc="e5m2", normalize="lazy:0", mul_approx="lmul", rounding="rdn"),
+    dict(a="e5m2", acc="fp16", out="e4m3", normalize="coarse:3", rounding="sr", rand_bits=3),
+], ids=_id)
+def test_slow_approximate_reference_mac_sequences(tally, params):
     u = mpmac.unit("mac", **params)
     seqs = sim.generate(u, 20_000, 23)
     check_reference(tally, u, seqs, expected=mac_expected(seqs), label="sequences")
