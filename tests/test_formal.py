@@ -382,3 +382,67 @@ def test_smtbmc_engine_when_no_native_abc(monkeypatch, tmp_path):
     bad = flip_output_bit(u, "y", 0, when="b[3] & a[0]")
     (r,) = formal.prove(u, dut_verilog=bad, cex_dir=tmp_path)
     assert r.status == "FAIL" and r.counterexample.replay().mismatches == 1
+
+
+# --- approximate variants (docs/approximate.md) ---------------------------------------------------
+# the approximate units against the reference's own coarse/window normalization, L-Mul and lazy
+# accumulator; docs/formal.md lists the measured times (the slow ones take a minute or more)
+APPROXIMATE_PROOFS = [
+    ("add", dict(a="e4m3", normalize="coarse:2"), "equiv"),
+    ("add", dict(a="e4m3", normalize="window:1"), "equiv"),
+    ("mul", dict(a="e4m3", mul_approx="lmul"), "equiv"),
+    ("fma", dict(a="e2m1", normalize="window:1"), "equiv"),
+    ("mac", dict(a="e2m1", acc="e4m3", normalize="window:2"), "mac_step"),
+    ("fma", dict(a="e4m3", mul_approx="lmul"), "equiv"),
+    ("mac", dict(a="e2m1", acc="e4m3", normalize="lazy:2"), "mac_step"),
+]
+SLOW_APPROXIMATE_PROOFS = [
+    ("fma", dict(a="e4m3", normalize="coarse:2"), "equiv"),
+    ("fma", dict(a="e4m3", normalize="window:2"), "equiv"),
+    ("mac", dict(a="e2m1", acc="bf16", normalize="window:2"), "mac_step"),
+]
+
+
+@pytest.mark.formal
+@pytest.mark.parametrize("case", APPROXIMATE_PROOFS, ids=_id)
+def test_approximate_proof_passes(case):
+    kind, params, obligation = case
+    (r,) = formal.prove(mpmac.unit(kind, **params), obligation=obligation, timeout=1800)
+    print(f"[formal] {r.summary()}")
+    assert r.status == "PASS", f"{r.status}: {r.detail}"
+    assert ("complete" in r.scope) == (obligation == "equiv")
+    assert ("well-formed" in r.scope) == (params.get("normalize", "").startswith("lazy"))
+
+
+@pytest.mark.formal
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SLOW_APPROXIMATE_PROOFS, ids=_id)
+def test_slow_approximate_proof_passes(case):
+    kind, params, obligation = case
+    (r,) = formal.prove(mpmac.unit(kind, **params), obligation=obligation, timeout=3600,
+                        jobs=2)
+    print(f"[formal] {r.summary()}")
+    assert r.status == "PASS", f"{r.status}: {r.detail}"
+
+
+@pytest.mark.formal
+@pytest.mark.parametrize("kind,params,other", [
+    ("add", dict(a="e4m3", normalize="coarse:2"), dict(a="e4m3")),
+    ("mul", dict(a="e4m3", mul_approx="lmul"), dict(a="e4m3")),
+], ids=["add-exact-for-coarse2", "mul-exact-for-lmul"])
+def test_exact_unit_fails_the_approximate_proof(tmp_path, kind, params, other):
+    """A DUT that normalizes (or multiplies) exactly where the approximation was asked FAILS,
+    with a counterexample on which the DUT computes the exact result and the reference the
+    approximate one (both per the golden model) and the two differ."""
+    u = mpmac.unit(kind, **params)
+    exact = mpmac.unit(kind, **other)
+    (r,) = formal.prove(u, dut_verilog=exact.verilog(), top=exact.name, cex_dir=tmp_path)
+    assert r.status == "FAIL", r.detail
+    cex = r.counterexample
+    inputs = {k: np.asarray([v]) for k, v in cex.steps[0].items()}
+    approximate, right = u.golden(**inputs), exact.golden(**inputs)
+    for port in ("y", "flags"):
+        assert cex.ref[port] == int(approximate[port][0])
+        assert cex.dut[port] == int(right[port][0])
+    assert (cex.dut["y"], cex.dut["flags"]) != (cex.ref["y"], cex.ref["flags"])
+    assert cex.replay().mismatches == 1
