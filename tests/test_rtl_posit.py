@@ -9,7 +9,7 @@ Two references:
   string, written from formats-reference.md, independent of mpmac.golden). The same outputs are also
   compared with the golden model, so those units are not simulated twice.
 
-Default tier (about 4 minutes of worker time when the machine is otherwise idle):
+Default tier (about 6 minutes of worker time when the machine is otherwise idle):
 
 * mul and add exhaustive (2^16 inputs) for posit8_0/8_1/8_2 and posit4_1 plus the extreme small
   shapes (posit3_0, posit5_2, posit6_3, posit7_4), posit/e4m3 mixes, a posit8_2 x e5m2 -> bf16 mul
