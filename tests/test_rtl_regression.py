@@ -8,8 +8,9 @@ Default tier (streaming engine on Icarus unless said otherwise):
   format mixes with a wider output; saturate, subnormals=False, tininess=before; sr with every
   (a, b) pair and a random ``rand``; latency 3 (and 2 for a mix). e4m3 and e5m2 in the other four
   modes: 6000 corner, targeted and random operand pairs each.
-* convert: exhaustive from fp16 and bf16 to each small format and to each other (rne plus two more
-  modes per pair, rotating), options and latencies; exhaustive from each small format to fp32.
+* convert: exhaustive from fp16 and bf16 to each small format and to each other in rne, options
+  and latencies; the same pairs in two more modes each (rotating) on 4000 corner, targeted and
+  random codes; exhaustive from each small format to fp32.
 * fma: corner, targeted and random vectors (:func:`mpmac.sim.vectors.generate`), 5000 per unit,
   combinational and at the deepest latency.
 * mac: random sequences (2000 cycles) with in_valid/clear switches and rst between them, rounded
@@ -18,8 +19,9 @@ Default tier (streaming engine on Icarus unless said otherwise):
 
 Slow tier (``-m slow``): the full exhaustive cross product of the five small formats for mul and add
 (out in {a's format, bf16, fp32}, all five modes; saturate in all five modes where out = a), e4m3
-at latencies 1 and 2, sr with ``rand`` enumerated too, 200k-vector fma sets and 100k-cycle mac
-streams on Verilator, 3000-vector cocotb fma runs (the fp32 fma at latency 2 on Verilator too).
+at latencies 1 and 2, the fp16/bf16 converts of the other modes exhaustively, sr with ``rand``
+enumerated too, 200k-vector fma sets and 100k-cycle mac streams on Verilator, 3000-vector cocotb
+fma runs (the fp32 fma at latency 2 on Verilator too).
 
 Every comparison goes through the ``tally`` fixture, which asserts that exactly the expected number
 of vectors was checked and that none mismatched.
@@ -132,15 +134,21 @@ def test_binary_sr_exhaustive_operands(tally, kind, params):
 
 
 # --- convert: exhaustive -----------------------------------------------------------------------
-def _convert_cases():
+def _convert_mode_cases():
+    """fp16/bf16 to each small format and to each other in two more modes per pair, rotating."""
     cases = []
     k = 0
     for src, other in (("fp16", "bf16"), ("bf16", "fp16")):
         for out in SMALL + (other,):
-            cases.append(dict(a=src, out=out))
-            for _ in range(2):  # two more modes per pair, rotating through the four
+            for _ in range(2):
                 cases.append(dict(a=src, out=out, rounding=OTHER_MODES[k % 4]))
                 k += 1
+    return cases
+
+
+def _convert_cases():
+    cases = [dict(a=src, out=out) for src, other in (("fp16", "bf16"), ("bf16", "fp16"))
+             for out in SMALL + (other,)]
     cases += [
         dict(a="fp16", out="e4m3", saturate=True),
         dict(a="bf16", out="e5m2", saturate=True),
@@ -164,6 +172,17 @@ def _convert_cases():
 def test_convert_exhaustive(tally, params):
     u = mpmac.unit("convert", **params)
     check(tally, u, expected=1 << input_bits(u))
+
+
+CONVERT_MODES_SAMPLE = 4000
+
+
+@pytest.mark.parametrize("params", _convert_mode_cases(), ids=_id)
+def test_convert_modes_sampled(tally, params):
+    """Corner, targeted (ties, overflow, underflow) and random codes; all 2^16 in the slow tier."""
+    u = mpmac.unit("convert", **params)
+    check(tally, u, sim.generate(u, CONVERT_MODES_SAMPLE, 6, exhaustive=False),
+          expected=CONVERT_MODES_SAMPLE, label="corner+targeted+random")
 
 
 @pytest.mark.parametrize("params", [
@@ -286,6 +305,13 @@ def _slow_binary_cases():
                          ids=lambda x: x if isinstance(x, str) else _id(x))
 def test_slow_binary_cross_product(tally, kind, params):
     u = mpmac.unit(kind, **params)
+    check(tally, u, expected=1 << input_bits(u))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", _convert_mode_cases(), ids=_id)
+def test_slow_convert_modes_exhaustive(tally, params):
+    u = mpmac.unit("convert", **params)
     check(tally, u, expected=1 << input_bits(u))
 
 
