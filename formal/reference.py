@@ -402,15 +402,19 @@ def lazy_register(fmt, guard: int) -> Register:
     return Register(fmt.qmin - guard, fmt.emax)
 
 
-def operand_top(op: Operand):
+def operand_top(op: Operand, fields: bool = False):
     """Field top of a finite nonzero operand: the exponent of its leading one (``sig`` is
-    normalised)."""
-    return op.exp + (len(op.sig) - 1)
+    normalised); with ``fields`` (window:L units, which take subnormal operands unnormalized) at
+    least a float's emin, the top of a subnormal's field."""
+    top = op.exp + (len(op.sig) - 1)
+    if fields and not op.fmt.is_posit:
+        return Mux(top < op.fmt.emin, op.fmt.emin, top)
+    return top
 
 
-def product_top(a: Operand, b: Operand):
+def product_top(a: Operand, b: Operand, fields: bool = False):
     """Field top of an exact product: the two significand fields side by side."""
-    return a.exp + b.exp + (len(a.sig) + len(b.sig) - 1)
+    return operand_top(a, fields) + operand_top(b, fields) + 1
 
 
 def anchor(m, x: Exact, x_top, y: Exact, y_top, ew: int) -> Signal:
@@ -426,39 +430,47 @@ def anchor(m, x: Exact, x_top, y: Exact, y_top, ew: int) -> Signal:
     return result
 
 
-def allowed_shift(norm: Normalization, zone: int, lz: int) -> int:
+def allowed_shift(norm: Normalization, zone: int, lz: int) -> int | None:
     """The normalizing shift an approximate unit applies for ``lz`` leading zeros (a Python int):
-    all of them within the top ``zone`` positions; below, whole steps of K (coarse) or at most L
-    more (window)."""
+    all of them within the top ``zone`` positions; below, whole steps of K (coarse) or up to L
+    more (window; None beyond: the sum is lost)."""
     if lz <= zone:
         return lz
     if norm.kind == "coarse":
         return zone + (lz - zone) // norm.k * norm.k
-    return min(lz, zone + norm.k)
+    return lz if lz <= zone + norm.k else None
 
 
-def window_top(m, norm: Normalization, zone: int, x: Exact, anchor_exp, ew: int) -> Signal:
-    """Exponent of the top of the approximately normalized window: ``anchor - s(lz)``, with ``s``
-    looked up per possible leading-zero count (a table of constants)."""
+def window_top(m, norm: Normalization, zone: int, x: Exact, anchor_exp, ew: int):
+    """``(top, lost)``: the exponent of the top of the approximately normalized window,
+    ``anchor - s(lz)`` with ``s`` looked up per possible leading-zero count (a table of constants),
+    and whether the sum is lost (window:L, lz > Z + L: flushed to zero)."""
     k = leading_one(m, x.mag, "approx_lead")
     lz = Signal(signed(ew), name="approx_lz")
     m.d.comb += lz.eq(anchor_exp - (k + x.lsb))
     shift = Signal(signed(ew), name="approx_shift")
+    lost = Signal(name="approx_lost")
     m.d.comb += shift.eq(lz)
     for count in range(len(x.mag) + 2):
+        allowed = allowed_shift(norm, zone, count)
         with m.If(lz == count):
-            m.d.comb += shift.eq(allowed_shift(norm, zone, count))
+            if allowed is None:
+                m.d.comb += lost.eq(1)
+            else:
+                m.d.comb += shift.eq(allowed)
     top = Signal(signed(ew), name="approx_top")
     m.d.comb += top.eq(anchor_exp - shift)
-    return top
+    return top, lost
 
 
-def round_float_at(m, fmt, ctx, x: Exact, rand, name: str, ew: int, top) -> dict:
+def round_float_at(m, fmt, ctx, x: Exact, rand, name: str, ew: int, window) -> dict:
     """Round ``x`` at ``p`` bits below the exponent ``top`` (at or above x's leading one), then
     pack the result normalized (golden/core.round_float_at): the dict of :func:`round_float`.
+    ``window`` is ``(top, lost)`` of :func:`window_top`; a lost sum is flushed.
 
     Tininess is that of the delivered value (below 2^emin; a nonzero x rounded to 0 included).
     """
+    top, lost = window
     p, mb = fmt.precision, fmt.man_bits
     pad = p - 1
     mag = Cat(Const(0, pad), x.mag)
@@ -494,8 +506,9 @@ def round_float_at(m, fmt, ctx, x: Exact, rand, name: str, ew: int, top) -> dict
     overflow = normal & ((e > fmt.emax) | ((e == fmt.emax) & (sig > max_sig)))
     tiny = (rounded == 0) | (top_v < fmt.emin)
     e_field = Mux(normal, e + fmt.bias, 0)[:fmt.exp_bits]
+    flush = tiny if not fmt.subnormals else (rounded == 0)
     return dict(magnitude=Cat(sig[:mb], e_field), inexact=inexact, tiny=tiny,
-                overflow=overflow, flush=tiny if not fmt.subnormals else (rounded == 0))
+                overflow=overflow, flush=flush | lost)
 
 
 def float_codes(fmt, ctx, sign):
@@ -709,7 +722,9 @@ class ReferenceUnit(wiring.Component):
         a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
         if self._lmul:
             return lmul_product(m, self.spec.fmt("a"), self.a, self.b, a, b, reg, ew)
-        return exact_product(m, a, b, self._significand_product(m, a, b), reg), product_top(a, b)
+        fields = self._normalization.kind == "window"  # subnormal operands unnormalized
+        return (exact_product(m, a, b, self._significand_product(m, a, b), reg),
+                product_top(a, b, fields))
 
     def _sum_window_top(self, m, total: Exact, terms, zone: int, ew):
         """For coarse:K / window:L the exponent at whose ``p`` bits below ``total`` (the sum of the
@@ -741,8 +756,9 @@ class ReferenceUnit(wiring.Component):
         a = exact_operand(m, "a", a_op, reg)
         b = exact_operand(m, "b", b_op, reg)
         total = exact_sum(m, a, b, self.spec.ctx.mode == "rdn")
-        top = self._sum_window_top(m, total, [(a, operand_top(a_op)), (b, operand_top(b_op))],
-                                   1, ew)
+        fields = self._normalization.kind == "window"
+        top = self._sum_window_top(m, total, [(a, operand_top(a_op, fields)),
+                                              (b, operand_top(b_op, fields))], 1, ew)
         return self._round(m, total, ew, top=top)
 
     def _fma(self, m):
@@ -754,7 +770,8 @@ class ReferenceUnit(wiring.Component):
         c_op = self._decode(m, "c", ew)
         c = exact_operand(m, "c", c_op, reg)
         total = exact_sum(m, p, c, self.spec.ctx.mode == "rdn")
-        top = self._sum_window_top(m, total, [(p, p_top), (c, operand_top(c_op))],
+        fields = self._normalization.kind == "window"
+        top = self._sum_window_top(m, total, [(p, p_top), (c, operand_top(c_op, fields))],
                                    self._product_zone, ew)
         return self._round(m, total, ew, top=top)
 
@@ -800,8 +817,9 @@ class ReferenceUnit(wiring.Component):
         current = self._decode(m, "acc", ew, bits=Mux(self.clear, 0, state.acc))
         base = exact_operand(m, "acc", current, reg)
         total = exact_sum(m, product, base, spec.ctx.mode == "rdn")
+        fields = self._normalization.kind == "window"
         top = self._sum_window_top(m, total, [(product, product_top_exp),
-                                              (base, operand_top(current))],
+                                              (base, operand_top(current, fields))],
                                    self._product_zone, ew)
         new_acc, step_flags = self._round(m, total, ew, fmt=acc_fmt, name="step", top=top)
         with m.If(self.in_valid):

@@ -454,9 +454,12 @@ M_EXACT = 0
 M_LMUL = 1
 
 
-def field_top(t):
-    """Exponent of the top bit of a FINITE operand's datapath significand field: its leading one
-    (the unpack stage normalizes subnormal significands)."""
+def field_top(f, t, fields):
+    """Exponent of the top bit of a FINITE operand's significand field in the datapath: its leading
+    one, or with ``fields`` (window:L units take subnormal operands as they are) a float's
+    hidden-bit position: emin for a subnormal, whose field starts with zeros."""
+    if fields and not f[F_POSIT]:
+        return t[3] + f[F_MBITS]
     return t[3] + bitlen(t[2]) - 1
 
 
@@ -495,14 +498,14 @@ def lmul_product(fa, fb, a, b):
     return (FINITE, t[1], (1 << m) + M - (c << m), top - m, t[4]), top
 
 
-def product_top(fa, fb, a, b, mk):
+def product_top(fa, fb, a, b, mk, fields):
     """The product term of a unit's multiplier (exact or L-Mul) and its field top (the exact
     product's field is the two operand fields side by side: its top is one above their sum)."""
     if mk == M_LMUL:
         return lmul_product(fa, fb, a, b)
     x = operand(fa, a)
     y = operand(fb, b)
-    return product(x, y), field_top(x) + field_top(y) + 1
+    return product(x, y), field_top(fa, x, fields) + field_top(fb, y, fields) + 1
 
 
 def sum_anchor(x, tx, y, ty):
@@ -564,29 +567,34 @@ def round_term_at(f, t, anchor, nkind, nk, zone, ctx, rand):
     cls, sign, mag, exp, invalid = t
     if cls != FINITE or nkind == N_EXACT:
         return round_term(f, t, ctx, rand)
-    top = exp + bitlen(mag) - 1
-    effective = anchor - norm_shift(anchor - top, nkind, nk, zone)
-    code, flags = round_float_at(f, sign, mag, exp, effective, ctx, rand)
+    lz = anchor - (exp + bitlen(mag) - 1)
+    if nkind == N_WINDOW and lz > zone + nk:  # cancellation beyond the window: flushed
+        code, flags = signed_zero(f, sign), UNDERFLOW | INEXACT
+    else:
+        code, flags = round_float_at(f, sign, mag, exp, anchor - norm_shift(lz, nkind, nk, zone),
+                                     ctx, rand)
     return code, flags | (INVALID if invalid else 0)
 
 
 def mulv_elem(fa, fb, fo, ctx, mk, a, b, rand):
-    t, top = product_top(fa, fb, a, b, mk)
+    t, top = product_top(fa, fb, a, b, mk, 0)
     return round_term(fo, t, ctx, rand)
 
 
 def addv_elem(fa, fb, fo, ctx, window, nkind, nk, a, b, rand):
     x = operand(fa, a)
     y = operand(fb, b)
-    anchor = sum_anchor(x, field_top(x), y, field_top(y))
+    fields = 1 if nkind == N_WINDOW else 0
+    anchor = sum_anchor(x, field_top(fa, x, fields), y, field_top(fb, y, fields))
     t = add_terms(x, y, window, ctx[C_MODE])
     return round_term_at(fo, t, anchor, nkind, nk, 1, ctx, rand)
 
 
 def fmav_elem(fa, fb, fc, fo, ctx, window, mk, nkind, nk, a, b, c, rand):
-    prod, top = product_top(fa, fb, a, b, mk)
+    fields = 1 if nkind == N_WINDOW else 0
+    prod, top = product_top(fa, fb, a, b, mk, fields)
     z = operand(fc, c)
-    anchor = sum_anchor(prod, top, z, field_top(z))
+    anchor = sum_anchor(prod, top, z, field_top(fc, z, fields))
     t = add_terms(prod, z, window, ctx[C_MODE])
     return round_term_at(fo, t, anchor, nkind, nk, product_zone(mk), ctx, rand)
 

@@ -249,6 +249,7 @@ def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingCont
     sticky, last_rand = 0, 0
     lazy = normalize.kind == "lazy"
     nkind, nk = (core.N_EXACT, 0) if lazy else normalize.code
+    fields = int(nkind == core.N_WINDOW)  # window:L takes subnormal operands unnormalized
     if acc.exact:
         state = _ExactState(acc)
     elif lazy:
@@ -262,7 +263,7 @@ def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingCont
             last_rand = rnd[t]
             if clr[t]:
                 sticky = 0
-            prod, prod_top = k.product_top(da, db, a[t], b[t], mul_approx)
+            prod, prod_top = k.product_top(da, db, a[t], b[t], mul_approx, fields)
             if acc.exact or lazy:
                 if clr[t]:
                     state.clear()
@@ -272,7 +273,7 @@ def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingCont
                     state.add_product(prod)
             else:
                 base = k.operand(dacc, 0 if clr[t] else acc_code)
-                anchor = k.sum_anchor(prod, prod_top, base, k.field_top(base))
+                anchor = k.sum_anchor(prod, prod_top, base, k.field_top(dacc, base, fields))
                 term = k.add_terms(prod, base, window, cx[core.C_MODE])
                 acc_code, step_flags = k.round_term_at(dacc, term, anchor, nkind, nk,
                                                        k.product_zone(mul_approx), cx, last_rand)

@@ -7,21 +7,26 @@ registered at N cut points before the accumulator, so the stream reaches it N cy
 
 Rounded accumulation reuses the fma stages with the accumulator as addend. Exact (Kulisch)
 accumulation adds each product, shifted to the accumulator's LSB, into a two's-complement register;
-NaN, +Inf, -Inf, invalid and overflow are sticky state bits read out with the value.
+NaN, +Inf, -Inf, invalid and overflow are sticky state bits read out with the value. Lazy
+accumulation (``normalize="lazy:G"``) keeps an unnormalized register (rtl/lazy.py) and normalizes
+only in the readout.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import Out
 
+from ..golden import core
 from ..golden.rounding import Flags, guard_bits_needed
-from .add import AlignAdd
+from ..golden.variants import Normalization
+from .add import AlignAdd, approximate_window
 from .layouts import (TermLayout, check_knobs, exponent_magnitude, exponent_width, product_signature,
                       unit_signature)
-from .multiply import Product, forward_product_ports
-from .normalize import Normalize
+from .lazy import LazyAccumulator, lazy_state_layout
+from .multiply import forward_product_ports, multiplier_operand_format, product_stage
+from .normalize import ApproximateNormalize, Normalize, normalized_term
 from .round import rounder
-from .unpack import unpack_term_width, unpacker
+from .unpack import normalizes_subnormals, unpack_term_width, unpacker
 
 __all__ = ["MacUnit", "MAC_STAGES", "mac_cut_points", "mac_state_layout"]
 
@@ -44,11 +49,14 @@ def mac_state_layout(spec) -> data.StructLayout:
     Rounded accumulation: ``acc`` (the accumulator's bit pattern in its format), ``flags`` (the
     OR of the update flags since the last clear). Exact: ``value`` (the signed fixed-point
     register, LSB ``2^acc.lsb_exp``), then the sticky ``nan``, ``pos_inf``, ``neg_inf``,
-    ``overflow`` and ``invalid`` bits. With sr both end with ``last_rand`` (the ``rand`` of the
+    ``overflow`` and ``invalid`` bits. Lazy (``normalize="lazy:G"``): the fields of
+    :func:`~.lazy.lazy_state_layout`. With sr all end with ``last_rand`` (the ``rand`` of the
     last update, which the readout rounds with).
     """
     acc = spec.accumulator
-    if acc.exact:
+    if _is_lazy(spec):
+        fields = dict(lazy_state_layout(acc.fmt, spec.normalization.k).members)
+    elif acc.exact:
         fields = {"value": signed(acc.width), "nan": 1, "pos_inf": 1, "neg_inf": 1, "overflow": 1,
                   "invalid": 1}
     else:
@@ -56,6 +64,10 @@ def mac_state_layout(spec) -> data.StructLayout:
     if spec.ctx.sr:
         fields["last_rand"] = spec.rand_bits
     return data.StructLayout(fields)
+
+
+def _is_lazy(spec) -> bool:
+    return spec.normalization.kind == "lazy"
 
 
 class MacUnit(wiring.Component):
@@ -98,13 +110,14 @@ class MacUnit(wiring.Component):
         if spec.ctx.sr:
             ctrl["rand"] = self.rand
         terms = {}
-        for role, f in (("a", fa), ("b", fb)):
-            m.submodules[f"unpack_{role}"] = u = unpacker(f, ew)
+        for role in "ab":
+            f = multiplier_operand_format(spec, role)
+            m.submodules[f"unpack_{role}"] = u = unpacker(f, ew, normalizes_subnormals(spec))
             m.d.comb += u.bits.eq(getattr(self, role))
             terms[role] = u.term
         terms, ctrl = self._cut(m, "unpacked", terms, ctrl)
-        m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew,
-                                              self.product)
+        m.submodules.product = prod = product_stage(spec, terms["a"].shape(), terms["b"].shape(),
+                                                    ew, self.product)
         m.d.comb += [prod.a.eq(terms["a"]), prod.b.eq(terms["b"])]
         if self.product == "port":
             forward_product_ports(m, self, prod)
@@ -118,9 +131,16 @@ class MacUnit(wiring.Component):
                 m.d.sync += last_rand.eq(ctrl["rand"])
         if acc.exact:
             self._exact(m, product, ctrl, ew, last_rand)
+        elif _is_lazy(spec):
+            self._lazy(m, product, ctrl, ew, last_rand)
         else:
             self._rounded(m, product, ctrl, ew, last_rand)
         return m
+
+    @property
+    def zone(self) -> int:
+        """Exactly normalized top positions of the update's sum window (golden/core.product_zone)."""
+        return core.product_zone(self.spec.mul_code)
 
     def _cut(self, m, name, terms: dict, ctrl: dict):
         """Register the product path at cut point ``name`` when the latency puts one there."""
@@ -137,14 +157,22 @@ class MacUnit(wiring.Component):
         if self.expose_state:
             m.d.comb += self.acc_state.eq(Cat(r for r in registers if r is not None))
 
-    def _round(self, m, name, fmt, term, ew, rand):
-        """Normalize and round ``term`` into ``fmt``; returns (bits, flags)."""
-        m.submodules[f"normalize_{name}"] = norm = Normalize(len(term.sig))
-        normalized = Signal(TermLayout(len(term.sig), ew), name=f"{name}_normalized")
-        m.d.comb += [norm.sig_in.eq(term.sig), normalized.eq(term), normalized.sig.eq(norm.sig_out),
-                     normalized.exp.eq(term.exp - norm.shift)]
-        m.submodules[f"round_{name}"] = rnd = rounder(fmt, self.spec.ctx, normalized.shape())
+    def _round(self, m, name, fmt, term, ew, rand, normalization=Normalization()):
+        """Normalize (exactly, or coarse/window for a sum: ``normalization``) and round ``term``
+        into ``fmt``; returns (bits, flags)."""
+        renormalize = None
+        if normalization.exact:
+            m.submodules[f"normalize_{name}"] = norm = Normalize(len(term.sig))
+        else:
+            m.submodules[f"normalize_{name}"] = norm = ApproximateNormalize(
+                len(term.sig), normalization, self.zone, fmt.precision, self.spec.ctx.rand_bits)
+            renormalize = norm.residual_zeros
+        normalized = normalized_term(m, norm, term, ew, f"{name}_normalized")
+        m.submodules[f"round_{name}"] = rnd = rounder(fmt, self.spec.ctx, normalized.shape(),
+                                                      renormalize)
         m.d.comb += rnd.term.eq(normalized)
+        if renormalize is not None:
+            m.d.comb += rnd.lost.eq(norm.lost)
         if self.spec.ctx.sr:
             m.d.comb += rnd.rand.eq(rand)
         return rnd.bits, rnd.flags
@@ -154,13 +182,17 @@ class MacUnit(wiring.Component):
         acc_fmt, out, ctx = spec.fmt("acc"), spec.fmt("out"), spec.ctx
         acc = Signal(acc_fmt.nbits)
         sticky = Signal(Flags.WIDTH)
-        m.submodules.unpack_acc = ua = unpacker(acc_fmt, ew)
+        m.submodules.unpack_acc = ua = unpacker(acc_fmt, ew, normalizes_subnormals(spec))
         m.d.comb += ua.bits.eq(Mux(ctrl["clear"], 0, acc))
         window = max(len(product.sig), len(ua.term.sig), guard_bits_needed(acc_fmt, ctx)) + 2
+        # coarse:K and window:L act on each update (the readout below is exact)
+        window = approximate_window(window, (len(product.sig), len(ua.term.sig)),
+                                    spec.normalization, self.zone, acc_fmt.precision, ctx.rand_bits)
         m.submodules.add = adder = AlignAdd(product.shape(), ua.term.shape(), window, ew,
                                             round_down=ctx.mode == "rdn")
         m.d.comb += [adder.a.eq(product), adder.b.eq(ua.term)]
-        new_acc, step_flags = self._round(m, "acc", acc_fmt, adder.s, ew, ctrl.get("rand"))
+        new_acc, step_flags = self._round(m, "acc", acc_fmt, adder.s, ew, ctrl.get("rand"),
+                                          spec.normalization)
         with m.If(ctrl["in_valid"]):
             m.d.sync += [acc.eq(new_acc),
                          sticky.eq(Mux(ctrl["clear"], 0, sticky) | step_flags)]
@@ -172,6 +204,19 @@ class MacUnit(wiring.Component):
             m.d.comb += ur.bits.eq(acc)
             y, read_flags = self._round(m, "readout", out, ur.term, ew, last_rand)
             m.d.comb += [self.y.eq(y), self.flags.eq(sticky | read_flags)]
+
+    def _lazy(self, m, product, ctrl, ew, last_rand):
+        """The lazy accumulator (rtl/lazy.py) and its readout: normalized and rounded into out."""
+        spec = self.spec
+        m.submodules.lazy = lazy = LazyAccumulator(spec.fmt("acc"), spec.normalization.k,
+                                                   spec.ctx, product.shape(), ew)
+        m.d.comb += [lazy.product.eq(product), lazy.in_valid.eq(ctrl["in_valid"]),
+                     lazy.clear.eq(ctrl["clear"])]
+        if spec.ctx.sr:
+            m.d.comb += lazy.rand.eq(ctrl["rand"])
+        self._expose(m, lazy.state.as_value(), last_rand)
+        y, read_flags = self._round(m, "readout", spec.fmt("out"), lazy.value, ew, last_rand)
+        m.d.comb += [self.y.eq(y), self.flags.eq(lazy.state.flags | read_flags)]
 
     def _exact(self, m, product, ctrl, ew, last_rand):
         spec = self.spec

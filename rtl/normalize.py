@@ -94,8 +94,10 @@ class ApproximateNormalize(wiring.Component):
     * ``coarse:K``: a leading-zero count over the top Z bits, and below them over groups of K bits
       (one OR per group); the shift is the exact count within the top Z, else Z plus K times the
       leading zero groups: a shifter by 0..Z, then one by multiples of K (log2(K) fewer levels).
-    * ``window:L``: the leading-one search covers the top Z + L bits only; the shift is
-      min(lz, Z + L), a shifter with Z + L + 1 amounts.
+    * ``window:L``: the leading-one search covers the top Z + 1 + L bits only (the exact zone's
+      lz = 0..Z and L positions below it); the shift is the count, a shifter with Z + L + 1
+      amounts; a sum with no one there is ``lost`` (the rounder delivers a signed zero with
+      underflow and inexact).
 
     The rounder needs only the top ``precision + rand_bits + 1`` bits of the shifted significand
     exactly (the kept bits, the guard or the sr bits) and the OR of the rest; so only those bits
@@ -122,6 +124,8 @@ class ApproximateNormalize(wiring.Component):
         The top bits of ``sig_in << shift``, with a sticky LSB when narrower than ``width``.
     shift : Out
         The shift, subtracted from the exponent by the caller.
+    lost : Out(1)
+        window:L only: the sum has more than Z + L leading zeros and is flushed.
 
     Raises
     ------
@@ -141,17 +145,16 @@ class ApproximateNormalize(wiring.Component):
         self.keep = precision + rand_bits + 1  # kept bits, then guard or the sr bits
         self.out_width = min(width, self.keep + 1)
         super().__init__({"sig_in": In(width), "sig_out": Out(self.out_width),
-                          "shift": Out(width.bit_length())})
+                          "shift": Out(width.bit_length()), "lost": Out(1)})
 
     @property
     def residual_zeros(self) -> int:
         """Most leading zeros a nonzero rounded significand of p bits keeps in the normal range:
-        coarse: fewer than K (the leading one lies in the group the shift stopped at); window: up
-        to p - 1 (nothing or one unit of the last place left after deep cancellation)."""
-        p = self.precision
+        coarse: fewer than K (the leading one lies in the group the shift stopped at); window:
+        none (a sum whose leading one lies below the window is lost, not shifted)."""
         if self.normalization.kind == "coarse":
-            return min(self.normalization.k - 1, p - 1)
-        return p - 1
+            return min(self.normalization.k - 1, self.precision - 1)
+        return 0
 
     def elaborate(self, platform):
         m = Module()
@@ -173,12 +176,13 @@ class ApproximateNormalize(wiring.Component):
         return m
 
     def _window(self, m):
-        """Shift by min(lz, Z + L): a leading-one search over the top Z + L bits."""
+        """Shift by lz when lz <= Z + L (else lost): a leading-one search over the top Z + L + 1
+        bits and a shifter by 0 .. Z + L."""
         w = self.width
-        reach = min(self.zone + self.normalization.k, w)
+        reach = min(self.zone + self.normalization.k + 1, w)
         none, count = leading_zeros(self.sig_in[w - reach:], reach)
-        m.d.comb += self.shift.eq(Mux(none, reach, count))
-        choices = [(self.shift == s, s) for s in range(reach + 1)]
+        m.d.comb += [self.shift.eq(Mux(none, 0, count)), self.lost.eq(none)]
+        choices = [(self.shift == s, s) for s in range(reach)]
         return self.sig_in << self.shift, choices
 
     def _coarse(self, m):

@@ -13,6 +13,7 @@ position, then a small shifter renormalizes the rounded significand (clamped at 
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.wiring import In
 
 from ..golden.formats import FloatFormat, PositFormat, Specials
 from ..golden.rounding import Flags, RoundingContext
@@ -61,7 +62,9 @@ class FloatRound(wiring.Component):
         (:attr:`~.normalize.ApproximateNormalize.residual_zeros`). It is rounded at p bits below
         ``exp`` (floor qmin), renormalized and packed; underflow is tininess after rounding on the
         delivered value (a nonzero value rounded to 0 included), and only that (ctx.tininess is
-        "after" for these units).
+        "after" for these units). Such a rounder has the input ``lost``: the normalizer gave up
+        on the term (window:L), which is then delivered as a signed zero with underflow and
+        inexact.
 
     Members
     -------
@@ -77,7 +80,10 @@ class FloatRound(wiring.Component):
             raise ValueError(f"renormalize={renormalize} is invalid for {out.name}: a rounded "
                              f"significand keeps 0..{out.precision - 1} leading zeros")
         self.out, self.ctx, self.renormalize = out, ctx, renormalize
-        super().__init__(rounder_signature(out, ctx, in_layout))
+        members = rounder_signature(out, ctx, in_layout)
+        if renormalize is not None:
+            members["lost"] = In(1)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -129,6 +135,8 @@ class FloatRound(wiring.Component):
         else:
             tiny = (e < emin - 1) | ((e == emin - 1) & ~rounded[p])
         flush = Const(0) if f.subnormals else (tiny & nonzero)
+        if self.renormalize is not None:
+            flush = flush | (self.lost & nonzero)
 
         sign_bit = Const(f.sign_mask, f.nbits)
         signed_zero = Const(0, f.nbits) if f.specials is Specials.FNUZ else Mux(t.sign, sign_bit, 0)

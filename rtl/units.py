@@ -8,14 +8,17 @@ stages it needs. A unit with latency N registers the stage outputs at the first 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 
+from ..golden import core
 from ..golden.rounding import guard_bits_needed
-from .add import AlignAdd
-from .layouts import (TermLayout, check_knobs, exponent_magnitude, exponent_width, product_signature,
+from ..golden.variants import Normalization
+from .add import AlignAdd, approximate_window
+from .layouts import (check_knobs, exponent_magnitude, exponent_width, product_signature,
                       unit_signature)
-from .multiply import Product, forward_product_ports
-from .normalize import Normalize
+from .multiply import (forward_product_ports, is_lmul, multiplier_operand_format, product_stage,
+                       product_width)
+from .normalize import ApproximateNormalize, Normalize, normalized_term
 from .round import rounder
-from .unpack import unpack_term_width, unpacker
+from .unpack import normalizes_subnormals, unpack_term_width, unpacker
 
 __all__ = ["ArithmeticUnit", "cut_points", "CUT_PRIORITY"]
 
@@ -74,7 +77,7 @@ class ArithmeticUnit(wiring.Component):
         fmts = {role: spec.fmt(role) for role in spec.operands}
         widths = [unpack_term_width(f) for f in fmts.values()] + [guard_bits_needed(out, ctx)]
         if spec.kind in ("mul", "fma"):
-            widths.append(unpack_term_width(fmts["a"]) + unpack_term_width(fmts["b"]))
+            widths.append(product_width(spec))
         window = max(widths) + 2
         magnitudes = [exponent_magnitude(f) for f in list(fmts.values()) + [out]]
         ew = exponent_width(*magnitudes, *magnitudes, 4 * window)
@@ -82,14 +85,16 @@ class ArithmeticUnit(wiring.Component):
         rand = self.rand if ctx.sr else None
         terms = {}
         for role, f in fmts.items():
-            m.submodules[f"unpack_{role}"] = u = unpacker(f, ew)
+            if spec.kind in ("mul", "fma") and role in "ab":
+                f = multiplier_operand_format(spec, role)
+            m.submodules[f"unpack_{role}"] = u = unpacker(f, ew, normalizes_subnormals(spec))
             m.d.comb += u.bits.eq(getattr(self, role))
             terms[role] = u.term
         terms, rand = self._cut(m, "unpacked", terms, rand)
 
         if spec.kind in ("mul", "fma"):
-            m.submodules.product = prod = Product(terms["a"].shape(), terms["b"].shape(), ew,
-                                                  self.product)
+            m.submodules.product = prod = product_stage(spec, terms["a"].shape(),
+                                                        terms["b"].shape(), ew, self.product)
             m.d.comb += [prod.a.eq(terms["a"]), prod.b.eq(terms["b"])]
             if self.product == "port":
                 forward_product_ports(m, self, prod)
@@ -98,24 +103,48 @@ class ArithmeticUnit(wiring.Component):
 
         if spec.kind in ("add", "fma"):
             x, y = (terms["a"], terms["b"]) if spec.kind == "add" else (terms["p"], terms["c"])
-            m.submodules.add = adder = AlignAdd(x.shape(), y.shape(), window, ew,
+            add_window = approximate_window(window, (len(x.sig), len(y.sig)), self.normalization,
+                                            self.zone, out.precision, ctx.rand_bits)
+            m.submodules.add = adder = AlignAdd(x.shape(), y.shape(), add_window, ew,
                                                 round_down=ctx.mode == "rdn")
             m.d.comb += [adder.a.eq(x), adder.b.eq(y)]
             terms = {"s": adder.s}
             terms, rand = self._cut(m, "sum", terms, rand)
 
         (value,) = terms.values()
-        m.submodules.normalize = norm = Normalize(len(value.sig))
-        normalized = Signal(TermLayout(len(value.sig), ew))
-        m.d.comb += [norm.sig_in.eq(value.sig), normalized.eq(value),
-                     normalized.sig.eq(norm.sig_out), normalized.exp.eq(value.exp - norm.shift)]
-        terms, rand = self._cut(m, "normalized", {"n": normalized}, rand)
+        renormalize, lost = None, None
+        if spec.kind == "mul" and is_lmul(spec):  # an L-Mul product leaves normalized
+            normalized = value
+        else:
+            if self.normalization.exact:
+                m.submodules.normalize = norm = Normalize(len(value.sig))
+            else:
+                m.submodules.normalize = norm = ApproximateNormalize(
+                    len(value.sig), self.normalization, self.zone, out.precision, ctx.rand_bits)
+                renormalize, lost = norm.residual_zeros, norm.lost
+            normalized = normalized_term(m, norm, value, ew, "normalized")
+        terms = {"n": normalized, **({"lost": lost} if lost is not None else {})}
+        terms, rand = self._cut(m, "normalized", terms, rand)
 
-        m.submodules.round = rnd = rounder(out, ctx, terms["n"].shape())
+        m.submodules.round = rnd = rounder(out, ctx, terms["n"].shape(), renormalize)
         m.d.comb += [rnd.term.eq(terms["n"]), self.y.eq(rnd.bits), self.flags.eq(rnd.flags)]
+        if lost is not None:
+            m.d.comb += rnd.lost.eq(terms["lost"])
         if ctx.sr:
             m.d.comb += rnd.rand.eq(rand)
         return m
+
+    @property
+    def normalization(self) -> Normalization:
+        """The sum's normalization variant (exact for the kinds without a sum)."""
+        return self.spec.normalization if self.spec.kind in ("add", "fma") else Normalization()
+
+    @property
+    def zone(self) -> int:
+        """Top positions of the sum window that every variant normalizes exactly: the carry, plus
+        the product's integer positions (golden/core.product_zone) or an add operand's leading
+        one."""
+        return core.product_zone(self.spec.mul_code) if self.spec.kind == "fma" else 1
 
     def _cut(self, m, name, terms: dict, rand):
         """Register ``terms`` (and rand) at cut point ``name`` if this latency puts one there."""

@@ -12,7 +12,7 @@ from ..golden.formats import FloatFormat, PositFormat, Specials
 from .layouts import TermLayout, as_signed, exp_bits_for
 from .normalize import leading_zeros
 
-__all__ = ["FloatUnpack", "PositUnpack", "unpack_term_width", "unpacker"]
+__all__ = ["FloatUnpack", "PositUnpack", "unpack_term_width", "unpacker", "normalizes_subnormals"]
 
 
 def unpack_term_width(fmt) -> int:
@@ -24,9 +24,22 @@ def unpack_term_width(fmt) -> int:
     return fmt.nbits - fmt.es if fmt.is_posit else fmt.precision
 
 
-def unpacker(fmt, exp_width: int):
-    """The unpack component for a float or posit format."""
-    return PositUnpack(fmt, exp_width) if fmt.is_posit else FloatUnpack(fmt, exp_width)
+def normalizes_subnormals(spec) -> bool:
+    """Whether a unit's operand unpackers normalize subnormal significands: not for window:L units,
+    whose sum window ends Z + L + p + guard bits below the anchor whatever the operands' leading
+    zeros (a sum reaching below is flushed), so the anchor is then a subnormal field's top, emin
+    (docs/approximate.md). coarse:K may round at p bits below any leading one, which the window
+    holds only for normalized operands."""
+    normalization = getattr(spec, "normalization", None)
+    return normalization is None or normalization.kind != "window"
+
+
+def unpacker(fmt, exp_width: int, normalize_subnormals: bool = True):
+    """The unpack component for a float or posit format (``normalize_subnormals``: see
+    :class:`FloatUnpack`; posits are always normalized)."""
+    if fmt.is_posit:
+        return PositUnpack(fmt, exp_width)
+    return FloatUnpack(fmt, exp_width, normalize_subnormals)
 
 
 class FloatUnpack(wiring.Component):
@@ -38,6 +51,10 @@ class FloatUnpack(wiring.Component):
         The operand format (its ``subnormals`` flag decides between gradual underflow and DAZ).
     exp_width : int
         Width of the term's signed exponent.
+    normalize_subnormals : bool
+        True: a subnormal significand is shifted up to the hidden bit (leading-zero count and
+        shifter). False: it stays as it is, with exponent emin (its field's top); the units with
+        approximate normalization take it that way (docs/approximate.md).
 
     Members
     -------
@@ -45,10 +62,11 @@ class FloatUnpack(wiring.Component):
     term : Out(TermLayout(fmt.precision, exp_width))
     """
 
-    def __init__(self, fmt: FloatFormat, exp_width: int):
+    def __init__(self, fmt: FloatFormat, exp_width: int, normalize_subnormals: bool = True):
         if not isinstance(fmt, FloatFormat):
             raise TypeError(f"FloatUnpack needs a FloatFormat, not {fmt!r}")
         self.fmt = fmt
+        self.normalize_subnormals = normalize_subnormals
         super().__init__({"bits": In(fmt.nbits),
                           "term": Out(TermLayout(fmt.precision, exp_width))})
 
@@ -78,7 +96,10 @@ class FloatUnpack(wiring.Component):
 
         normal_sig = Cat(man, Const(1, 1))
         normal_exp = as_signed(exp) - f.bias
-        if mb:
+        if mb and not self.normalize_subnormals:
+            sub_sig = Cat(man, Const(0, 1))
+            sub_exp = Const(f.emin, signed(exp_bits_for(f.emin)))
+        elif mb:
             _, lz = leading_zeros(man, mb)
             sub_sig = (man << (lz + 1))[:f.precision]  # the leading one lands on the hidden bit
             sub_exp = Const(f.emin - 1, signed(exp_bits_for(f.emin - 1))) - lz
