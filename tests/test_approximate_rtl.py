@@ -8,7 +8,9 @@ Default tier (streaming engine on Icarus):
 * fma: corner, targeted and random vectors (:func:`mpmac.sim.generate`, 20k) plus 5k vectors
   with a*b close to -c (:func:`cancelling`), for e4m3 with an fp32 addend, e5m2 with a bf16
   addend, bf16 and fp16, combinational and at the deepest latency;
-* mac: random sequences (:func:`mpmac.sim.generate`) with coarse/window updates into fp32/bf16.
+* mac: random sequences (:func:`mpmac.sim.generate`) with coarse/window updates into fp32/bf16;
+* the cocotb testbench on Icarus for a bf16 window fma, an L-Mul coarse fma, a window mac and a
+  lazy mac.
 
 Every comparison also counts the vectors on which the golden model of the approximate unit and
 that of the same unit with ``normalize="exact"`` disagree. Where the variant can change a result
@@ -214,6 +216,24 @@ def _slow_add_cases():
             for a in ("e4m3", "e5m2", "e3m2", "e2m3") for b in ("e4m3", "e5m2", "e3m2", "e2m3")
             for v in VARIANTS + ("coarse:3", "window:3")
             for mode in ("rne", "rtz", "rdn", "rup", "rmm")]
+
+
+# --- the cocotb engine ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,params", [
+    ("fma", dict(a="bf16", normalize="window:2", latency=2)),
+    ("fma", dict(a="e4m3", normalize="coarse:2", mul_approx="lmul")),
+    ("mac", dict(a="bf16", acc="fp32", normalize="window:4")),
+    ("mac", dict(a="e4m3", acc="fp32", normalize="lazy:4")),
+], ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_cocotb_engine(tally, kind, params):
+    """The approximate units through the cocotb testbench on Icarus (the stream engine does the
+    bulk above): random and corner vectors, mac sequences with clear/in_valid switches."""
+    u = mpmac.unit(kind, **params)
+    if kind == "mac":
+        seqs = sim.generate(u, 600, 61)
+        check(tally, u, seqs, expected=mac_expected(u, seqs), engine="cocotb", label="sequences")
+    else:
+        check(tally, u, n=1500, seed=61, expected=1500, engine="cocotb")
 
 
 @pytest.mark.slow
