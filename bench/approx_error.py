@@ -20,7 +20,7 @@ import time
 import mpmac
 from mpmac.cost import quality
 
-NORMALIZE = ("exact", "coarse:2", "coarse:4", "window:1", "window:2", "window:4")
+NORMALIZE = ("exact", "coarse:2", "coarse:4", "window:1", "window:2", "window:4", "window:8")
 LAZY = ("lazy:0", "lazy:4")
 
 #: name -> (kind, unit parameters, variants); a variant is a normalize value or "lmul"
