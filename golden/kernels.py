@@ -88,25 +88,49 @@ def context(ctx: RoundingContext) -> tuple:
     return (MODES.index(ctx.mode), ctx.rand_bits, int(ctx.saturate), int(ctx.tininess == "before"))
 
 
-def warm():
-    """Compile (or load from numba's on-disk cache) every compiled loop, once, in this process.
+#: the compiled loops, in two groups of about equal compile time (warm compiles them in parallel)
+_WARM_GROUPS = (("fmav", "mul", "convert", "decode"), ("addv", "mulv", "add", "fma"))
 
-    The first compile of a checkout takes about 90 s; later processes load the cache in about a second.
-    Call this before starting parallel workers so that they do not all compile at once.
-    """
+
+def _call_loops(names) -> None:
+    """Call each named compiled loop once on a dummy element (compiles it, or loads the cache)."""
     import numpy as np
 
     from .formats import parse_format
     fmt = describe(parse_format("fp16"))
     ctx = context(RoundingContext())
     x = np.zeros(1, dtype=np.int64)
-    out = [np.empty(1, dtype=np.int64) for _ in range(4)]
-    compiled.mul_loop(fmt, fmt, fmt, ctx, x, x, x, out[0], out[1])
-    compiled.add_loop(fmt, fmt, fmt, ctx, 20, x, x, x, out[0], out[1])
-    compiled.fma_loop(fmt, fmt, fmt, fmt, ctx, 30, x, x, x, x, out[0], out[1])
-    compiled.convert_loop(fmt, fmt, ctx, x, x, out[0], out[1])
-    compiled.mulv_loop(fmt, fmt, fmt, ctx, core.M_LMUL, x, x, x, out[0], out[1])
-    compiled.addv_loop(fmt, fmt, fmt, ctx, 20, core.N_COARSE, 2, x, x, x, out[0], out[1])
-    compiled.fmav_loop(fmt, fmt, fmt, fmt, ctx, 30, core.M_EXACT, core.N_WINDOW, 2, x, x, x, x,
-                       out[0], out[1])
-    compiled.decode_loop(fmt, x, *out)
+    y, f = np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64)
+    calls = {
+        "mul": lambda: compiled.mul_loop(fmt, fmt, fmt, ctx, x, x, x, y, f),
+        "add": lambda: compiled.add_loop(fmt, fmt, fmt, ctx, 20, x, x, x, y, f),
+        "fma": lambda: compiled.fma_loop(fmt, fmt, fmt, fmt, ctx, 30, x, x, x, x, y, f),
+        "convert": lambda: compiled.convert_loop(fmt, fmt, ctx, x, x, y, f),
+        "mulv": lambda: compiled.mulv_loop(fmt, fmt, fmt, ctx, core.M_LMUL, x, x, x, y, f),
+        "addv": lambda: compiled.addv_loop(fmt, fmt, fmt, ctx, 20, core.N_COARSE, 2, x, x, x, y, f),
+        "fmav": lambda: compiled.fmav_loop(fmt, fmt, fmt, fmt, ctx, 30, core.M_EXACT, core.N_WINDOW,
+                                           2, x, x, x, x, y, f),
+        "decode": lambda: compiled.decode_loop(fmt, x, *(np.empty(1, dtype=np.int64)
+                                                         for _ in range(4))),
+    }
+    for name in names:
+        calls[name]()
+
+
+def warm(jobs: int | None = None) -> None:
+    """Compile (or load from numba's on-disk cache) every compiled loop, once, in this process.
+
+    The first compile of a checkout takes about 4 minutes of CPU (the approximate-variant loops are
+    the larger half); ``jobs`` processes (default: the CPU count, at most 2) compile the groups of
+    :data:`_WARM_GROUPS` side by side into the cache, and this process then loads them in about a
+    second. Call this before starting parallel workers so that they do not all compile at once.
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    jobs = min(jobs or os.cpu_count() or 1, len(_WARM_GROUPS))
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            list(pool.map(_call_loops, _WARM_GROUPS))
+    _call_loops(sum(_WARM_GROUPS, ()))

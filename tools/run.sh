@@ -142,7 +142,7 @@ warm_kernels() {
     # Compiling them in one process before pytest-xdist starts its workers takes ~1.5 min once; letting
     # every worker compile them at the same time took ~5x longer on 2 cores. Cached: about a second.
     local t0=$SECONDS
-    say "golden kernels: loading from the numba cache, or compiling them (first run: ~1.5 min)"
+    say "golden kernels: loading from the numba cache, or compiling them (first run: ~2.5 min on 2 cores)"
     if "$VENV/bin/python" -c "from mpmac.golden.kernels import warm; warm()"; then
         say "golden kernels ready ($((SECONDS - t0)) s)"
     else
