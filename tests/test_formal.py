@@ -154,7 +154,12 @@ def test_broken_pipeline_fails_and_replays(tmp_path):
     u = mpmac.unit("mul", a="e4m3", latency=2)
     bad = flip_output_bit(u, "flags", 0, when="a[0] & b[0]")
     (r,) = formal.prove(u, obligation="pipeline", dut_verilog=bad, cex_dir=tmp_path)
-    assert r.status == "FAIL"
+    if r.status == "ERROR":
+        # Seen once in a loaded clean-clone run (passes alone; cause not found yet): one retry,
+        # with the first attempt's detail in the test output; the retry must FAIL properly.
+        print(f"[formal] pipeline proof of the broken DUT gave ERROR, retrying: {r.detail}")
+        (r,) = formal.prove(u, obligation="pipeline", dut_verilog=bad, cex_dir=tmp_path)
+    assert r.status == "FAIL", r.detail
     cex = r.counterexample
     last = cex.steps[-1]
     assert last["a"] & 1 and last["b"] & 1  # the fault flips flags while a[0] & b[0]
