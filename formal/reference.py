@@ -712,6 +712,11 @@ class ReferenceUnit(wiring.Component):
     def _normalization(self) -> Normalization:
         return getattr(self.spec, "normalization", Normalization())
 
+    @property
+    def _unnormalized_operands(self) -> bool:
+        """window:L units take subnormal operands unnormalized (field top emin)."""
+        return self._normalization.kind == "window"
+
     def _product_register(self, regs) -> Register:
         if self._lmul:
             return lmul_register(self.spec.fmt("a"))
@@ -722,7 +727,7 @@ class ReferenceUnit(wiring.Component):
         a, b = self._decode(m, "a", ew), self._decode(m, "b", ew)
         if self._lmul:
             return lmul_product(m, self.spec.fmt("a"), self.a, self.b, a, b, reg, ew)
-        fields = self._normalization.kind == "window"  # subnormal operands unnormalized
+        fields = self._unnormalized_operands
         return (exact_product(m, a, b, self._significand_product(m, a, b), reg),
                 product_top(a, b, fields))
 
@@ -756,7 +761,7 @@ class ReferenceUnit(wiring.Component):
         a = exact_operand(m, "a", a_op, reg)
         b = exact_operand(m, "b", b_op, reg)
         total = exact_sum(m, a, b, self.spec.ctx.mode == "rdn")
-        fields = self._normalization.kind == "window"
+        fields = self._unnormalized_operands
         top = self._sum_window_top(m, total, [(a, operand_top(a_op, fields)),
                                               (b, operand_top(b_op, fields))], 1, ew)
         return self._round(m, total, ew, top=top)
@@ -770,7 +775,7 @@ class ReferenceUnit(wiring.Component):
         c_op = self._decode(m, "c", ew)
         c = exact_operand(m, "c", c_op, reg)
         total = exact_sum(m, p, c, self.spec.ctx.mode == "rdn")
-        fields = self._normalization.kind == "window"
+        fields = self._unnormalized_operands
         top = self._sum_window_top(m, total, [(p, p_top), (c, operand_top(c_op, fields))],
                                    self._product_zone, ew)
         return self._round(m, total, ew, top=top)
@@ -817,7 +822,7 @@ class ReferenceUnit(wiring.Component):
         current = self._decode(m, "acc", ew, bits=Mux(self.clear, 0, state.acc))
         base = exact_operand(m, "acc", current, reg)
         total = exact_sum(m, product, base, spec.ctx.mode == "rdn")
-        fields = self._normalization.kind == "window"
+        fields = self._unnormalized_operands
         top = self._sum_window_top(m, total, [(product, product_top_exp),
                                               (base, operand_top(current, fields))],
                                    self._product_zone, ew)

@@ -299,7 +299,6 @@ def round_float(f, sign, mag, exp, ctx, rand):
     p = f[F_PREC]
     qmin = f[F_QMIN]
     emin = f[F_EMIN]
-    mb = f[F_MBITS]
     top = exp + bitlen(mag) - 1
     q_unbounded = top - (p - 1)
     q = q_unbounded
@@ -498,6 +497,12 @@ def lmul_product(fa, fb, a, b):
     return (FINITE, t[1], (1 << m) + M - (c << m), top - m, t[4]), top
 
 
+def unnormalized_operands(nkind):
+    """1 when the units of normalization kind ``nkind`` take subnormal operands unnormalized
+    (window:L: their field top is emin), else 0."""
+    return 1 if nkind == N_WINDOW else 0
+
+
 def product_top(fa, fb, a, b, mk, fields):
     """The product term of a unit's multiplier (exact or L-Mul) and its field top (the exact
     product's field is the two operand fields side by side: its top is one above their sum)."""
@@ -584,14 +589,14 @@ def mulv_elem(fa, fb, fo, ctx, mk, a, b, rand):
 def addv_elem(fa, fb, fo, ctx, window, nkind, nk, a, b, rand):
     x = operand(fa, a)
     y = operand(fb, b)
-    fields = 1 if nkind == N_WINDOW else 0
+    fields = unnormalized_operands(nkind)
     anchor = sum_anchor(x, field_top(fa, x, fields), y, field_top(fb, y, fields))
     t = add_terms(x, y, window, ctx[C_MODE])
     return round_term_at(fo, t, anchor, nkind, nk, 1, ctx, rand)
 
 
 def fmav_elem(fa, fb, fc, fo, ctx, window, mk, nkind, nk, a, b, c, rand):
-    fields = 1 if nkind == N_WINDOW else 0
+    fields = unnormalized_operands(nkind)
     prod, top = product_top(fa, fb, a, b, mk, fields)
     z = operand(fc, c)
     anchor = sum_anchor(prod, top, z, field_top(fc, z, fields))

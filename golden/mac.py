@@ -249,7 +249,7 @@ def run(fa: Format, fb: Format, acc: Accumulator, out: Format, ctx: RoundingCont
     sticky, last_rand = 0, 0
     lazy = normalize.kind == "lazy"
     nkind, nk = (core.N_EXACT, 0) if lazy else normalize.code
-    fields = int(nkind == core.N_WINDOW)  # window:L takes subnormal operands unnormalized
+    fields = core.unnormalized_operands(nkind)
     if acc.exact:
         state = _ExactState(acc)
     elif lazy:
