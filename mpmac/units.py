@@ -14,6 +14,9 @@ dashes), in sweep files and in reports:
     latency      0 = combinational; N > 0 = pipelined, result N rising edges after its inputs
     normalize    add, fma, mac: exact | coarse:K | window:L | lazy[:G] (mac), see golden/variants.py
     mul_approx   mul, fma, mac: exact | lmul (L-Mul), see golden/variants.py
+    width        simd: operand word width in bits
+    modes        simd: lane modes, comma-separated <lanes>x<format> (e.g. 4xe2m1,2xposit8_0)
+    reduce       simd: dot (lane products summed into one accumulator) | lanes (lane-wise products)
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ import numpy as np
 
 from .golden import mac as golden_mac
 from .golden import ops
+from .golden import simd as golden_simd
 from .golden.formats import FloatFormat, Format, parse_format
 from .golden.rounding import Flags, RoundingContext
 from .golden.variants import Normalization, check_mul_approx, check_normalize, parse_normalize
 
-__all__ = ["Unit", "Mul", "Add", "Fma", "Convert", "Mac", "unit", "KINDS"]
+__all__ = ["Unit", "Mul", "Add", "Fma", "Convert", "Mac", "Simd", "unit", "KINDS"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -426,7 +430,118 @@ class Mac(_ApproxMultiplier, _ApproxNormalize):
                               normalize=self.normalization)
 
 
-KINDS: dict[str, type[Unit]] = {cls.kind: cls for cls in (Mul, Add, Fma, Convert, Mac)}
+@dataclass(frozen=True, kw_only=True)
+class Simd(Unit):
+    """Mixed-precision SIMD engine: one partitioned multiplier, lane modes picked by ``mode``.
+
+    Mode k of ``modes`` splits ``a`` and ``b`` into lanes of one format (lane i in bits
+    [i*n, (i+1)*n)). ``reduce="dot"``: on a rising edge with ``in_valid``,
+    ``acc <- round_acc((clear ? 0 : acc) + sum_i a_i*b_i)`` with one rounding (or exact Kulisch
+    accumulation); ``y`` is the accumulator rounded to ``out``. ``reduce="lanes"``: ``y`` registers
+    the lane products, each rounded to its lane format. See golden/simd.py and docs/simd.md.
+    """
+
+    kind = "simd"
+    operands = ("a", "b")
+    sequential = True
+
+    width: int = 16
+    modes: str = golden_simd.DEFAULT_MODES
+    acc: str | Format | None = None
+    out: Format | str | None = None
+    reduce: str = "dot"
+
+    def __post_init__(self):
+        lanes = golden_simd.parse_modes(self.modes, self.width)
+        object.__setattr__(self, "modes", ",".join(m.name for m in lanes))
+        if self.reduce not in golden_simd.REDUCTIONS:
+            raise ValueError(f"reduce={self.reduce!r} is invalid; valid: "
+                             f"{', '.join(golden_simd.REDUCTIONS)}")
+        if self.rounding == "sr":
+            raise ValueError("rounding='sr' is not supported by simd; valid: rne, rtz, rdn, rup, rmm")
+        if not self.subnormals:
+            raise ValueError("subnormals=False is not supported by simd")
+        if self.reduce == "lanes":
+            for name in ("acc", "out"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}={getattr(self, name)!r} is invalid with "
+                                     f"reduce='lanes': each lane rounds to its own format")
+        else:
+            accumulator = golden_simd.parse_simd_accumulator(
+                "fp32" if self.acc is None else self.acc, lanes)
+            object.__setattr__(self, "acc", accumulator.spec if accumulator.exact
+                               else accumulator.fmt)
+            self._parse("out", "fp32" if accumulator.exact else accumulator.fmt)
+        super().__post_init__()
+
+    @property
+    def lanes(self) -> tuple[golden_simd.Lanes, ...]:
+        """The modes, in ``mode`` index order."""
+        return golden_simd.parse_modes(self.modes, self.width)
+
+    @property
+    def accumulator(self):
+        return None if self.reduce == "lanes" else \
+            golden_simd.parse_simd_accumulator(self.acc, self.lanes)
+
+    @property
+    def mode_bits(self) -> int:
+        """Width of the ``mode`` input."""
+        return max(1, (len(self.lanes) - 1).bit_length())
+
+    # the accumulate stage it shares with mac (rtl/mac.py) reads these
+    normalization = Normalization()
+    mul_code = 0
+
+    def fmt(self, role):
+        if role == "acc":
+            return self.accumulator.fmt
+        return super().fmt(role)
+
+    def outputs_rounded(self):
+        if self.reduce == "lanes":
+            return ()
+        return ("out",) if self.accumulator.exact else ("acc", "out")
+
+    @property
+    def name(self) -> str:
+        modes = "_".join(m.name for m in self.lanes)
+        tail = [self.reduce] if self.reduce == "lanes" else \
+            ["acc" + str(self.acc), str(self.out)]
+        parts = [f"mpmac_simd_w{self.width}", modes, *tail, self.rounding]
+        parts += ["sat"] if self.saturate else []
+        parts += ["tbefore"] if self.tininess == "before" else []
+        parts.append(f"l{self.latency}")
+        return "_".join(parts).replace(":", "w")
+
+    @property
+    def ports(self) -> dict[str, tuple[str, int]]:
+        out_bits = self.width if self.reduce == "lanes" else self.fmt("out").nbits
+        return {"clk": ("in", 1), "rst": ("in", 1), "mode": ("in", self.mode_bits),
+                "a": ("in", self.width), "b": ("in", self.width), "in_valid": ("in", 1),
+                "clear": ("in", 1), "y": ("out", out_bits), "flags": ("out", Flags.WIDTH)}
+
+    def stage_boundaries(self):
+        """Cut points on the lane path (``unpacked``, ``product``); y for the inputs of edge t is
+        readable after edge t + latency."""
+        from .rtl.mac import mac_cut_points
+        return mac_cut_points(self.latency)
+
+    def _optional_inputs(self):
+        return ("in_valid", "clear")
+
+    def component(self, product: str = "internal", expose_state: bool = False):
+        from .rtl.simd import SimdUnit
+        return SimdUnit(self, product=product, expose_state=expose_state)
+
+    def _golden(self, mode, a, b, in_valid=None, clear=None):
+        lanes_only = self.reduce == "lanes"
+        return golden_simd.run(self.lanes, self.reduce, None if lanes_only else self.accumulator,
+                               None if lanes_only else self.fmt("out"), self.ctx, mode, a, b,
+                               in_valid, clear)
+
+
+KINDS: dict[str, type[Unit]] = {cls.kind: cls for cls in (Mul, Add, Fma, Convert, Mac, Simd)}
 
 
 def unit(kind: str, **params) -> Unit:

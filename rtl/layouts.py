@@ -18,7 +18,7 @@ __all__ = ["Term", "TermLayout", "exponent_width", "exponent_magnitude", "as_sig
 #: share or cut the multiplier between two designs)
 PRODUCT_SOURCES = ("internal", "port")
 #: unit kinds that multiply significands (the only ones with product="port")
-MULTIPLYING_KINDS = ("mul", "fma", "mac")
+MULTIPLYING_KINDS = ("mul", "fma", "mac", "simd")
 
 
 class Term(data.View):
@@ -112,9 +112,9 @@ def check_knobs(spec, product: str, expose_state: bool):
                          f"adds the operand fields and has no significand multiplier to cut")
     if not isinstance(expose_state, bool):
         raise TypeError(f"expose_state must be True or False, not {expose_state!r}")
-    if expose_state and spec.kind != "mac":
-        raise ValueError(f"expose_state=True is invalid for {spec.kind}: only a mac has "
-                         f"accumulator state")
+    if expose_state and not spec.sequential:
+        raise ValueError(f"expose_state=True is invalid for {spec.kind}: only a mac or a simd "
+                         f"engine has accumulator state")
 
 
 def product_signature(a_width: int, b_width: int) -> dict:

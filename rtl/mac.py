@@ -98,14 +98,24 @@ class MacUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        ew = self._exponent_width()
+        product, ctrl = self._product_path(m, ew)
+        self._accumulate(m, product, ctrl, ew)
+        return m
+
+    def _exponent_width(self) -> int:
         spec = self.spec
         acc = spec.accumulator
         fa, fb, out = spec.fmt("a"), spec.fmt("b"), spec.fmt("out")
         formats = [fa, fb, out] + ([] if acc.exact else [acc.fmt])
         magnitudes = [exponent_magnitude(f) for f in formats]
-        ew = exponent_width(*magnitudes, *magnitudes, 4 * (acc.width or 0),
-                            4 * (fa.precision + fb.precision + 64))
+        return exponent_width(*magnitudes, *magnitudes, 4 * (acc.width or 0),
+                              4 * (fa.precision + fb.precision + 64))
 
+    def _product_path(self, m, ew):
+        """Unpack a and b and multiply them: the product term and the control signals (in_valid,
+        clear, rand) as they reach the accumulator, after the cut points' registers."""
+        spec = self.spec
         ctrl = {"in_valid": self.in_valid, "clear": self.clear}
         if spec.ctx.sr:
             ctrl["rand"] = self.rand
@@ -122,20 +132,22 @@ class MacUnit(wiring.Component):
         if self.product == "port":
             forward_product_ports(m, self, prod)
         terms, ctrl = self._cut(m, "product", {"p": prod.p}, ctrl)
-        product = terms["p"]
+        return terms["p"], ctrl
 
+    def _accumulate(self, m, product, ctrl, ew):
+        """The accumulator (rounded, lazy or exact) fed by ``product`` terms, and the readout."""
+        spec = self.spec
         last_rand = None
         if spec.ctx.sr:
             last_rand = Signal(spec.rand_bits)
             with m.If(ctrl["in_valid"]):
                 m.d.sync += last_rand.eq(ctrl["rand"])
-        if acc.exact:
+        if spec.accumulator.exact:
             self._exact(m, product, ctrl, ew, last_rand)
         elif _is_lazy(spec):
             self._lazy(m, product, ctrl, ew, last_rand)
         else:
             self._rounded(m, product, ctrl, ew, last_rand)
-        return m
 
     @property
     def zone(self) -> int:
