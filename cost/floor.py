@@ -24,7 +24,11 @@ FLOOR_NAMES = ("sigmul", "int8mac")
 
 
 def sigmul_width(unit) -> int:
-    """Significand width of ``unit``: the largest precision of its operands a and b."""
+    """Significand width of ``unit``: the largest precision of its operands a and b (a simd
+    engine: its shared multiplier's width)."""
+    if unit.kind == "simd":
+        from ..rtl.simd import multiplier_width
+        return multiplier_width(unit)
     roles = [r for r in ("a", "b") if r in unit.operands]
     return max(unit.fmt(r).precision for r in roles)
 

@@ -53,6 +53,12 @@ def _top_range(fmt) -> tuple[int, int]:
     return fmt.qmin, fmt.emax
 
 
+def _spread(fmt) -> int:
+    """Largest difference between the top exponents of two products in a format."""
+    low, high = _top_range(fmt)
+    return 2 * (high - low)
+
+
 def sum_window(spec) -> int:
     """Bits of the exact lane sum below its carry bits.
 
@@ -62,10 +68,17 @@ def sum_window(spec) -> int:
     """
     widths = []
     for lanes in spec.lanes:
-        low, high = _top_range(lanes.fmt)
-        spread = 2 * (high - low) if lanes.count > 1 else 0
+        spread = _spread(lanes.fmt) if lanes.count > 1 else 0
         widths.append(2 * lanes.fmt.precision + spread)
     return max(widths)
+
+
+def _widened(m, term, exp_width: int, name: str):
+    """``term`` with its exponent sign-extended to ``exp_width`` bits."""
+    wide = Signal(TermLayout(len(term.sig), exp_width), name=name)
+    m.d.comb += [getattr(wide, f).eq(getattr(term, f))
+                 for f in ("sign", "zero", "inf", "nan", "invalid", "exp", "sig")]
+    return wide
 
 
 class PartitionedMultiplier(wiring.Component):
@@ -171,10 +184,16 @@ class SimdUnit(MacUnit):
         return exponent_width(*magnitudes, *magnitudes, 4 * (acc_width or 0),
                               4 * (sum_window(spec) + 64))
 
+    def _lane_exponent_width(self) -> int:
+        """Exponent width of the lane decoders, slot products and lane sum: the lane formats'
+        range (products double it), narrower than the accumulate stage's."""
+        largest = max(exponent_magnitude(lanes.fmt) for lanes in self.spec.lanes)
+        return exponent_width(largest, largest, self.slots + 1)
+
     def elaborate(self, platform):
         m = Module()
         ew = self._exponent_width()
-        products, ctrl = self._lane_products(m, ew)
+        products, ctrl = self._lane_products(m, self._lane_exponent_width())
         if self.spec.reduce == "lanes":
             terms, ctrl = self._cut(m, "product", dict(enumerate(products)), ctrl)
             self._lanes(m, list(terms.values()), ctrl, ew)
@@ -182,7 +201,7 @@ class SimdUnit(MacUnit):
         if self.slots > 1:
             total = self._lane_sum(m, products, ctrl["select"], ew)
         else:
-            total = products[0]
+            total = _widened(m, products[0], ew, "lane_product")
         terms, ctrl = self._cut(m, "product", {"p": total}, ctrl)
         self._accumulate(m, terms["p"], ctrl, ew)
         return m
@@ -285,7 +304,7 @@ class SimdUnit(MacUnit):
         finite = [active & ~(p.zero | p.inf | p.nan) for p, active in products]
 
         # the largest exponent among the finite slot products
-        emax = Signal(signed(ew), name="lane_emax")
+        emax = Signal(signed(len(slot_products[0].exp)), name="lane_emax")
         best, any_finite = None, None
         for (p, _), f in zip(products, finite):
             if best is None:
@@ -297,16 +316,14 @@ class SimdUnit(MacUnit):
 
         width = window + carry + 1
         total = Signal(signed(width), name="lane_total")
-        addends = []
+        # one's complement per slot and the signs added as carry-ins: sum_i (x_i ^ -s_i) + s_i
+        addends = [Const(0, width)]
         for i, ((p, _), f) in enumerate(zip(products, finite)):
-            distance = Signal(range(window + 1), name=f"slot{i}_distance")
-            diff = emax - p.exp
-            m.d.comb += distance.eq(Mux(diff > window, window, diff))
-            placed = Cat(Const(0, window - len(p.sig)), Mux(f, p.sig, 0))
-            aligned = Signal(window, name=f"slot{i}_aligned")
-            m.d.comb += aligned.eq(placed >> distance)
-            addends.append(Mux(p.sign, -as_signed(aligned), as_signed(aligned)))
-        m.d.comb += total.eq(sum(addends))
+            aligned = self._aligned(m, i, p, f, emax, select, window)
+            negative = p.sign & f
+            addends.append(Cat(aligned, Const(0, width - window)) ^ negative.replicate(width))
+            addends.append(negative)
+        m.d.comb += total.eq(sum(addends)[:width])
 
         active_signs = [(p.sign, active) for p, active in products]
         if spec.ctx.mode == "rdn":
@@ -332,6 +349,35 @@ class SimdUnit(MacUnit):
         m.submodules.normalize_lanes = norm = Normalize(len(s.sig))
         return normalized_term(m, norm, s, ew, "lane_sum_normalized")
 
+    def _aligned(self, m, i, p, finite, emax, select, window):
+        """Slot i's product significand in the lane-sum window, shifted right by ``emax - exp``.
+
+        Only the modes with several lanes shift: their products are narrower than the slot and
+        lie within the mode's exponent spread of the largest, so the shifter spans the top 2p bits
+        of the slot and shifts at most that spread. A one-lane mode's product (slot 0) is the
+        largest by definition and bypasses the shifter whole.
+        """
+        multi = [k for k, lanes in enumerate(self.spec.lanes) if lanes.count > 1 and lanes.count > i]
+        single = [k for k, lanes in enumerate(self.spec.lanes) if lanes.count == 1 and i == 0]
+        sig = Mux(finite, p.sig, 0)
+        aligned = Signal(window, name=f"slot{i}_aligned")
+        result = 0
+        if multi:
+            narrow = max(2 * self.spec.lanes[k].fmt.precision for k in multi)
+            spread = max(_spread(self.spec.lanes[k].fmt) for k in multi)
+            distance = Signal(range(spread + 1), name=f"slot{i}_distance")
+            diff = emax - p.exp
+            m.d.comb += distance.eq(Mux(diff > spread, spread, diff))
+            placed = Cat(Const(0, window - narrow), sig[len(sig) - narrow:])
+            shifted = Signal(window, name=f"slot{i}_shifted")
+            m.d.comb += shifted.eq(placed >> distance)
+            result = Mux(Cat(select[k] for k in multi).any(), shifted, 0)
+        if single:
+            whole = Cat(Const(0, window - len(sig)), sig)
+            result = result | Mux(Cat(select[k] for k in single).any(), whole, 0)
+        m.d.comb += aligned.eq(result)
+        return aligned
+
     # -- reduce="lanes" ------------------------------------------------------------------------
     def _lanes(self, m, products, ctrl, ew):
         """Round each slot product into its lane format; register the packed word on in_valid."""
@@ -340,7 +386,7 @@ class SimdUnit(MacUnit):
         for k, lanes in enumerate(spec.lanes):
             mode_word, mode_flags = [], 0
             for i in range(lanes.count):
-                p = products[i]
+                p = _widened(m, products[i], ew, f"product_m{k}_l{i}_wide")
                 m.submodules[f"normalize_m{k}_l{i}"] = norm = Normalize(len(p.sig))
                 term = normalized_term(m, norm, p, ew, f"product_m{k}_l{i}")
                 m.submodules[f"round_m{k}_l{i}"] = rnd = rounder(lanes.fmt, spec.ctx, term.shape())
