@@ -259,6 +259,33 @@ def golden_rows(u: Unit, rows, rand=None) -> Table:
     return table, result
 
 
+def _golden_simd(u, values):
+    """`mpmac golden simd`: a stream of MODE A B words (integers, 0x.. or 0b..), one update each."""
+    if len(values) % 3:
+        raise ValueError(f"simd takes a stream of (mode a b) groups of integers; got "
+                         f"{len(values)} values")
+    try:
+        words = [int(v, 0) for v in values]
+    except ValueError:
+        raise ValueError(f"simd values must be integers (decimal, 0x.. or 0b..): "
+                         f"{' '.join(values)}") from None
+    mode, a, b = (np.asarray(words[i::3], dtype=np.uint64) for i in range(3))
+    result = u.golden(mode=mode, a=a, b=b)
+    lanes = u.lanes
+    table = Table(title=u.name)
+    for col in ("step", "mode", "a", "b", "y", "flags"):
+        table.add_column(col, overflow="fold")
+    digits = (u.width + 3) // 4
+    for t in range(len(mode)):
+        k = int(mode[t])
+        name = lanes[k].name if k < len(lanes) else f"{k} (no-op)"
+        y = (f"0x{int(result['y'][t]):0{digits}x}" if u.reduce == "lanes"
+             else _cell(u.fmt("out"), result["y"][t]))
+        table.add_row(str(t), name, f"0x{int(a[t]):0{digits}x}", f"0x{int(b[t]):0{digits}x}", y,
+                      flags_text(result["flags"][t]))
+    _console().print(table)
+
+
 # --- commands ------------------------------------------------------------------------------------
 @click.group(name="mpmac", context_settings=CONTEXT_SETTINGS)
 @click.version_option(mpmac.__version__, "--version", prog_name="mpmac")
@@ -324,7 +351,7 @@ def _unit_options(func):
         click.option("--c", "c", metavar="FMT", help="Format of the fma addend c (default: out)."),
         click.option("--acc", "acc", metavar="SPEC",
                      help="mac accumulator: a format (rounded accumulation), kulisch[:W] or quire[:W] "
-                          "(default: fp32)."),
+                          "(default: fp32); simd: a format or kulisch[:W]."),
         click.option("--out", "out", metavar="FMT",
                      help="Result format (default: a; for mac the accumulator format)."),
         click.option("--rounding", type=click.Choice(MODES),
@@ -352,6 +379,15 @@ def _unit_options(func):
         click.option("--mul-approx", "mul_approx", type=click.Choice(["exact", "lmul"]),
                      help="mul, fma, mac: the multiplier (default: exact); lmul = L-Mul, an "
                           "integer add of the exponent-mantissa fields (docs/approximate.md)."),
+        click.option("--width", type=int, metavar="BITS",
+                     help="simd: width of the a and b words (default: 16)."),
+        click.option("--modes", metavar="LIST",
+                     help="simd: comma-separated lane modes <lanes>x<format>, selected by the mode "
+                          "input in this order (default: 4xe2m1,4xposit4_1,2xposit8_0,1xposit16_1). "
+                          "See docs/simd.md."),
+        click.option("--reduce", type=click.Choice(["dot", "lanes"]),
+                     help="simd: dot (default) sums the lane products into one accumulator with one "
+                          "rounding; lanes registers the lane-wise products in the lane formats."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -367,7 +403,8 @@ def golden_cmd(kind, values, rand, **params):
     """Compute one operation of unit KIND with the bit-exact golden model.
 
     VALUES are the operands in port order (mul/add: a b, fma: a b c, convert: a; mac: a stream of
-    a b pairs, one accumulation step each from reset, showing y after every step). Each is a decimal
+    a b pairs, one accumulation step each from reset, showing y after every step; simd: a stream
+    of mode a b integer words). Each is a decimal
     number (1.5, -0.25, 1e-3, inf, nan), taken exactly and rounded once into its operand format with
     RNE, or a bit pattern (0x3c, 0b00111100). Prints every input and the
     result as bits, fields, decoded value and flags (flag bits: 0 inexact, 1 underflow, 2 overflow,
@@ -376,6 +413,9 @@ def golden_cmd(kind, values, rand, **params):
     Example: mpmac golden fma --a e4m3 --b e4m3 --c fp32 --out fp32 1.5 2 0.25
     """
     u = build_unit(kind, **params)
+    if kind == "simd":
+        _golden_simd(u, values)
+        return
     n = len(u.operands)
     if u.sequential:
         if len(values) % n:
