@@ -16,6 +16,8 @@ Method (docs/cost-energy.md has the measured figures):
    Combinational units run every operation in its own lane, the previous operation's settled state
    as the starting point. Pipelined units and macs run independent streams, one per lane, and are
    clocked: at each rising edge the registers take their D values, then the next inputs arrive.
+   A simd engine runs once per mode with ``mode`` held, its lanes drawn from that mode's format,
+   and reports each mode's energy per cycle and per multiply-accumulate (per cycle / lanes).
 3. Each net's transitions are weighted by its load: the cell input pins it drives, plus one per
    output-port bit (the next stage's input), plus one for the driving cell's own output when a cell
    of the unit drives it (primary inputs are driven from outside). Energy = weighted unit-delay toggles x
@@ -40,6 +42,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +54,7 @@ from .tools import ToolError, run_yosys, versions
 __all__ = ["K_H45_FJ", "H45_MUL8_PJ", "DISTRIBUTIONS", "Netlist", "Simulator", "synthesize",
            "parse_netlist", "stimulus", "measure", "measure_verilog", "int_mul_verilog",
            "calibration", "icarus_toggles", "cross_check", "measure_int_mul", "quantize",
-           "uniform_patterns", "EnergyError"]
+           "uniform_patterns", "simd_stimulus", "EnergyError"]
 
 #: fJ per fanout-weighted unit-delay toggle (Horowitz 45 nm / 0.9 V, 8x8 multiplier = 0.2 pJ)
 K_H45_FJ = 0.276
@@ -604,6 +607,9 @@ def stimulus(unit, distribution: str = "gaussian", n: int = 2048, seed: int = 0,
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution={distribution!r} is invalid; valid: {', '.join(DISTRIBUTIONS)}")
+    if unit.kind == "simd":
+        raise ValueError("a simd engine's operands are words of lanes that depend on the mode: "
+                         "use simd_stimulus(unit, mode, ...)")
     out = {}
     for role in unit.operands:
         fmt = unit.fmt(role)
@@ -621,6 +627,37 @@ def stimulus(unit, distribution: str = "gaussian", n: int = 2048, seed: int = 0,
         out[role] = quantize(fmt, x)
     if unit.rounding == "sr":
         out["rand"] = _rng(seed, "rand").integers(0, 1 << unit.rand_bits, size=n, dtype=np.uint64)
+    return out
+
+
+def simd_stimulus(unit, mode: int, distribution: str = "gaussian", n: int = 2048, seed: int = 0,
+                  values=None, sigma: float = 1.0) -> dict[str, np.ndarray]:
+    """Operand words (``a``, ``b`` -> uint64 array of ``n``) of a simd engine in mode ``mode``.
+
+    Every lane is drawn as :func:`stimulus` draws a scalar operand of the lane's format; the lanes
+    are packed as the engine reads them (lane i at bits [i*n, (i+1)*n)). The draws depend on the
+    mode's name (its lanes), not on its index, so a single-mode engine of the same lanes gets the
+    same words.
+    """
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution={distribution!r} is invalid; valid: {', '.join(DISTRIBUTIONS)}")
+    if not 0 <= mode < len(unit.lanes):
+        raise ValueError(f"mode={mode!r} is invalid: {unit.name} has modes 0..{len(unit.lanes) - 1}")
+    lanes = unit.lanes[mode]
+    fmt, count = lanes.fmt, lanes.count
+    name_seed = zlib.crc32(lanes.name.encode())
+    out = {}
+    for role in unit.operands:
+        rng = np.random.default_rng([int(seed), _ROLE_SEED[role], name_seed])
+        if distribution == "uniform":
+            codes = uniform_patterns(fmt, n * count, rng)
+        else:
+            codes = quantize(fmt, _real_values(distribution, n * count, rng, sigma, values, role))
+        codes = codes.reshape(n, count)
+        word = np.zeros(n, dtype=np.uint64)
+        for i in range(count):
+            word |= codes[:, i] << np.uint64(i * fmt.nbits)
+        out[role] = word
     return out
 
 
@@ -681,6 +718,8 @@ def measure(unit, distribution: str = "gaussian", n_ops: int = 2048, seed: int =
         (latency > 0, mac) runs ``lanes`` independent streams of ``ceil(n_ops / lanes)`` counted
         cycles, after one reset cycle and the pipeline fill; a mac clears its accumulator every
         ``mac_len`` cycles (a dot product of that length) with ``in_valid`` high throughout.
+        A simd engine does that once per mode, ``mode`` held and the lanes drawn from the mode's
+        format (:func:`simd_stimulus`); an operation is then one cycle of the engine.
     seed : int
         Makes the stimulus, hence every figure, deterministic.
     values : array or dict, optional
@@ -696,7 +735,8 @@ def measure(unit, distribution: str = "gaussian", n_ops: int = 2048, seed: int =
         input nets), ``energy.pj_h45`` (pJ: weighted_ud x 0.276 fJ), ``energy.pj_h45_zd`` (the same
         without glitches, a lower bound), ``energy.glitch_factor``,
         ``energy.ff_toggles``, ``energy.input_toggles``, netlist size, the distribution description
-        (``energy.distribution``), seed and tool versions.
+        (``energy.distribution``), seed and tool versions. A simd engine adds the per-mode
+        figures of :func:`_measure_simd` (``energy.pj_per_mac.<mode>``, ...).
     """
     if n_ops < 1:
         raise ValueError(f"n_ops={n_ops} is invalid: it must be >= 1")
@@ -709,27 +749,91 @@ def measure(unit, distribution: str = "gaussian", n_ops: int = 2048, seed: int =
         cycles = [{p: v[:-1] for p, v in ops.items()}, {p: v[1:] for p, v in ops.items()}]
         counts = sim.run(cycles, lanes=n_ops, count_from=1)
         layout = f"{n_ops} transitions in parallel lanes"
+    elif unit.kind == "simd":
+        return _measure_simd(unit, netlist, sim, distribution, n_ops, seed, values, sigma, lanes,
+                             mac_len, start)
     else:
         lanes = max(1, min(lanes, n_ops))
-        total, count_from, counted = _sequential_plan(unit, n_ops, lanes)
-        ops = stimulus(unit, distribution, total * lanes, seed, values, sigma)
-        cycles = []
-        for t in range(total):
-            inputs = {p: v[t * lanes:(t + 1) * lanes] for p, v in ops.items()}
-            if "rst" in netlist.inputs:
-                inputs["rst"] = np.full(lanes, int(t == 0), dtype=np.uint64)
-            if unit.sequential:
-                inputs["in_valid"] = np.full(lanes, int(t > 0), dtype=np.uint64)
-                inputs["clear"] = np.full(lanes, int(t > 0 and (t - 1) % mac_len == 0), np.uint64)
-            cycles.append(inputs)
-        counts = sim.run(cycles, lanes=lanes, count_from=count_from)
-        layout = (f"{lanes} streams x {counted} cycles after reset and {count_from - 1} fill cycles"
-                  + (f"; accumulator cleared every {mac_len} cycles" if unit.sequential else ""))
+        draw = lambda count: stimulus(unit, distribution, count, seed, values, sigma)  # noqa: E731
+        counts, layout = _run_clocked(unit, netlist, sim, draw, n_ops, lanes, mac_len)
     result = summarize(netlist, counts)
     result.update({
         "energy.distribution": describe(distribution, sigma, values),
         "energy.seed": seed,
         "energy.stimulus": layout,
+        "energy.yosys": versions().get("yosys", "unknown"),
+        "energy.seconds": round(time.perf_counter() - start, 3),
+    })
+    return result
+
+
+def _run_clocked(unit, netlist: Netlist, sim: Simulator, draw, n_ops: int, lanes: int,
+                 mac_len: int, fixed: dict | None = None) -> tuple[Counts, str]:
+    """Simulate ``lanes`` independent streams of a clocked unit (see :func:`measure`); ``draw``
+    gives the operands of ``count`` cycles x lanes, ``fixed`` inputs held for the whole run (a
+    simd engine's ``mode``). Returns the counts and a description of the layout."""
+    total, count_from, counted = _sequential_plan(unit, n_ops, lanes)
+    ops = draw(total * lanes)
+    cycles = []
+    for t in range(total):
+        inputs = {p: v[t * lanes:(t + 1) * lanes] for p, v in ops.items()}
+        inputs.update({p: np.full(lanes, v, dtype=np.uint64) for p, v in (fixed or {}).items()})
+        if "rst" in netlist.inputs:
+            inputs["rst"] = np.full(lanes, int(t == 0), dtype=np.uint64)
+        if unit.sequential:
+            inputs["in_valid"] = np.full(lanes, int(t > 0), dtype=np.uint64)
+            inputs["clear"] = np.full(lanes, int(t > 0 and (t - 1) % mac_len == 0), np.uint64)
+        cycles.append(inputs)
+    counts = sim.run(cycles, lanes=lanes, count_from=count_from)
+    layout = (f"{lanes} streams x {counted} cycles after reset and {count_from - 1} fill cycles"
+              + (f"; accumulator cleared every {mac_len} cycles" if unit.sequential else ""))
+    return counts, layout
+
+
+#: per-mode metrics of a simd engine: energy.<name>.<mode> (see _measure_simd)
+SIMD_MODE_METRICS = ("pj_h45", "pj_h45_zd", "pj_per_mac", "pj_per_mac_zd", "toggles_ud")
+
+
+def _measure_simd(unit, netlist, sim, distribution, n_ops, seed, values, sigma, lanes, mac_len,
+                  start) -> dict:
+    """:func:`measure` of a simd engine: one run per mode with ``mode`` held, the lanes drawn
+    from the mode's format (:func:`simd_stimulus`).
+
+    Per mode (key from :func:`mpmac.cost.analytic.mode_keys`): ``energy.pj_h45.<mode>`` and
+    ``energy.pj_h45_zd.<mode>`` per cycle, ``energy.pj_per_mac.<mode>`` and
+    ``energy.pj_per_mac_zd.<mode>`` (per cycle / lanes of the mode: each lane is one
+    multiply-accumulate), ``energy.toggles_ud.<mode>``. The plain :func:`summarize` metrics are
+    the means over the modes (every mode run equally often); ``energy.n_ops`` counts every run.
+    """
+    from .analytic import mode_keys
+    lanes = max(1, min(lanes, n_ops))
+    runs, layout = [], ""
+    for k, key in enumerate(mode_keys(unit)):
+        draw = lambda count, k=k: simd_stimulus(unit, k, distribution, count, seed, values,  # noqa: E731
+                                                sigma)
+        counts, layout = _run_clocked(unit, netlist, sim, draw, n_ops, lanes, mac_len,
+                                      fixed={"mode": k})
+        runs.append((key, unit.lanes[k].count, summarize(netlist, counts)))
+    result = {}
+    for name, value in runs[0][2].items():
+        values_ = [r[name] for _, _, r in runs]
+        if name == "energy.n_ops":
+            result[name] = sum(values_)
+        elif name == "energy.ud_steps_max":
+            result[name] = max(values_)
+        else:
+            result[name] = float(np.mean(values_)) if isinstance(value, float) else value
+    for key, count, r in runs:
+        per_mode = {"pj_h45": r["energy.pj_h45"], "pj_h45_zd": r["energy.pj_h45_zd"],
+                    "pj_per_mac": r["energy.pj_h45"] / count,
+                    "pj_per_mac_zd": r["energy.pj_h45_zd"] / count,
+                    "toggles_ud": r["energy.toggles_ud"]}
+        result.update({f"energy.{m}.{key}": per_mode[m] for m in SIMD_MODE_METRICS})
+    result.update({
+        "energy.distribution": describe(distribution, sigma, values) + ", per lane format",
+        "energy.seed": seed,
+        "energy.stimulus": f"per mode, mode held: {layout}; figures without a mode suffix are "
+                           f"means over the {len(runs)} modes, per cycle",
         "energy.yosys": versions().get("yosys", "unknown"),
         "energy.seconds": round(time.perf_counter() - start, 3),
     })

@@ -5,15 +5,17 @@
 - Pareto plots of cost against numerical error (``quality.mean_rel_err``): area (``osu018.ge``, else a
   gate or LUT count), energy per operation (``energy.pj_h45``) and fmax (nextpnr's, else 1000 /
   ``osu018.delay_ns``, the 180 nm critical path, labelled ``osu018.fmax_mhz``); one marker per operand
-  format, one colour per unit kind (per kind and approximate variant, ``normalize`` and
-  ``mul_approx``, when the sweep has variants), the Pareto front drawn as a line through its
-  points. Area is also plotted against the dot-product error (``quality.dot_mean_rel_err.1024``)
+  format (a simd engine: its modes), one colour per unit kind (per kind and approximate variant,
+  ``normalize`` and ``mul_approx``, when the sweep has variants), the Pareto front drawn as a line
+  through its points. Area is also plotted against the dot-product error (``quality.dot_mean_rel_err.1024``)
   when some point has it. A plot whose metrics no point has is left out, with a note saying which
   metric is missing.
 - Approximation error, per unit with approximate variants (the points that differ only in
   ``normalize``/``mul_approx``): the ULP-error histogram of each variant against the exact unit
   (``quality.approx.ulp_hist``) and the dot-product error against the length
   (``quality.dot_mean_rel_err.<L>``), the layer error in the legend.
+- SIMD engines (``simd`` points): per mode, the MACs per cycle and the energy per cycle and per
+  MAC (``analytic.macs_per_cycle.<mode>``, ``energy.pj_h45.<mode>``, ``energy.pj_per_mac.<mode>``).
 - A table of every point (parameters and metrics), sortable by any column with a click.
 - The tool versions and the sweep file.
 
@@ -122,10 +124,15 @@ def _palette(n: int) -> list:
     return [cmap(i % 20) for i in range(n)]
 
 
+def _format_key(p) -> str:
+    """What a point's marker stands for: its operand format a, or a simd engine's modes."""
+    return str(p["params"].get("a", p["params"].get("modes", "?")))
+
+
 def _style_maps(points):
     """(marker per format a, colour per kind, or per kind and variant when there are variants)."""
     by_variant = _has_variants(points)
-    fmts = list(dict.fromkeys(str(p["params"].get("a", "?")) for p in points))
+    fmts = list(dict.fromkeys(_format_key(p) for p in points))
     keys = list(dict.fromkeys(_colour_key(p, by_variant) for p in points))
     colors = _palette(len(keys))
     return ({f: _MARKERS[i % len(_MARKERS)] for i, f in enumerate(fmts)},
@@ -137,7 +144,8 @@ def _legend(ax, markers, colors, by_variant=False):
     handles = [Line2D([], [], marker=m, ls="", color="0.35", label=f) for f, m in markers.items()]
     handles += [Line2D([], [], marker="s", ls="", color=c, label=k) for k, c in colors.items()]
     handles.append(Line2D([], [], color="k", lw=1.2, label="Pareto front"))
-    title = "format (a) / kind, variant" if by_variant else "format (a) / kind"
+    title = "format (a) or modes / kind, variant" if by_variant else \
+        "format (a) or modes / kind"
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
               title=title, title_fontsize=7, frameon=False)
 
@@ -169,7 +177,7 @@ def _scatter(points, vals, xm, ym, title, maximize_x=False, pareto=True, refs=()
     ax = fig.add_subplot()
     for j, i in enumerate(idx):
         p = points[i]
-        ax.scatter(xs[j], plot_ys[j], marker=markers[str(p["params"].get("a", "?"))],
+        ax.scatter(xs[j], plot_ys[j], marker=markers[_format_key(p)],
                    color=colors[_colour_key(p, by_variant)], s=36, alpha=0.85, edgecolors="none")
     front = pareto_front(xs, ys, maximize_x) if pareto and xs else []
     if front:
@@ -359,6 +367,37 @@ def _approximation_section(points, vals) -> list[str]:
     return parts
 
 
+#: per-mode metrics of a simd point: (column title, metric prefix before ".<mode>")
+SIMD_MODE_COLUMNS = (("MACs/cycle", "analytic.macs_per_cycle"), ("pJ/cycle", "energy.pj_h45"),
+                     ("pJ/MAC", "energy.pj_per_mac"), ("pJ/MAC zd", "energy.pj_per_mac_zd"))
+
+
+def _simd_section(points, vals) -> list[str]:
+    """HTML table of the simd points, one row per mode (empty without simd points)."""
+    esc = html.escape
+    rows = []
+    lead = SIMD_MODE_COLUMNS[0][1] + "."
+    for p, v in zip(points, vals):
+        if p["kind"] != "simd":
+            continue
+        keys = [k[len(lead):] for k in v if k.startswith(lead)]  # the analytic layer's mode order
+        area = _num(v.get("osu018.ge"))
+        for key in keys:
+            cells = [esc(p["name"].replace("mpmac_", "")), esc(key),
+                     "" if area is None else f"{area:,.0f}"]
+            cells += [esc(_fmt(v.get(f"{prefix}.{key}"))) for _, prefix in SIMD_MODE_COLUMNS]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    if not rows:
+        return []
+    head = ["engine", "mode", "GE (osu018)", *(t for t, _ in SIMD_MODE_COLUMNS)]
+    return ["<h2>SIMD engines</h2><p>Per mode of each <i>simd</i> point: multiply-accumulates "
+            "per cycle (its lanes), and the energy per cycle and per MAC (per cycle / lanes) with "
+            "<i>mode</i> held and Gaussian lane operands of the lane format (docs/simd.md).</p>"
+            "<table class='sortable'><thead><tr>"
+            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>",
+            *rows, "</tbody></table>"]
+
+
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
@@ -422,6 +461,8 @@ def render_report(doc: dict) -> str:
     mcols = doc.get("columns", {}).get("metrics") or sorted({k for v in vals for k in v})
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(doc['title'])}</title>"
              f"<style>{_CSS}</style></head><body>", f"<h1>{esc(doc['title'])}</h1>"]
+    if doc.get("notes"):
+        parts.append(f"<p class='notes'>{esc(doc['notes'])}</p>")
     s = doc.get("settings", {})
     errors = len(points) - len(ok)
     secs = doc.get("seconds")
@@ -482,6 +523,7 @@ def render_report(doc: dict) -> str:
     for n in notes:
         parts.append(f"<p class='note'>{esc(n)}</p>")
     parts += _approximation_section(ok, vals)
+    parts += _simd_section(ok, vals)
 
     parts.append("<h2>Points</h2><p>Click a column header to sort. Bold names are on a Pareto "
                  "front (column <i>front</i>); rows of kind <i>floor</i> are the floor references "

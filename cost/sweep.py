@@ -72,6 +72,7 @@ SWEEP_KEYS = {
     "jobs": "parallel points (local executor; default: CPU count)",
     "floors": "also report each point relative to the floor references (default: true)",
     "title": "report title",
+    "notes": "text shown under the report's title (e.g. published figures to compare with)",
 }
 
 #: bump when the meaning of a cached point file changes (2: the quality provider measures the
@@ -109,6 +110,7 @@ class SweepConfig:
     jobs: int | None = None
     floors: bool = True
     title: str = "mpmac sweep"
+    notes: str = ""
     grids: list[dict] = field(default_factory=list)
     points: list[GridPoint] = field(default_factory=list)
     text: str = ""
@@ -218,6 +220,9 @@ def parse_config(data: dict, text: str = "", origin: str = "<config>") -> SweepC
     title = sweep.get("title", "mpmac sweep")
     if not isinstance(title, str):
         raise SweepConfigError(f"{origin}: [sweep] title={title!r} must be a string")
+    notes = sweep.get("notes", "")
+    if not isinstance(notes, str):
+        raise SweepConfigError(f"{origin}: [sweep] notes={notes!r} must be a string")
     grids = data.get("grid")
     if isinstance(grids, dict):
         grids = [grids]
@@ -226,8 +231,8 @@ def parse_config(data: dict, text: str = "", origin: str = "<config>") -> SweepC
                                f"[[grid]] kind = \"mul\" a = [\"e4m3\", \"e2m1\"]")
     points, dups = expand_grid(grids, origin=origin)
     return SweepConfig(flows=flows, distribution=distribution, jobs=jobs, floors=floors,
-                       title=title, grids=grids, points=points, text=text, origin=origin,
-                       duplicates=dups)
+                       title=title, notes=notes, grids=grids, points=points, text=text,
+                       origin=origin, duplicates=dups)
 
 
 def _values(table: int, key: str, value, origin: str) -> list:
@@ -777,8 +782,8 @@ def write_outputs(config: SweepConfig, rows: list[dict], out: Path,
             versions.setdefault(tool, [])
             if v not in versions[tool]:
                 versions[tool].append(v)
-    doc = {"title": config.title, "mpmac_version": mpmac.__version__, "config": config.text,
-           "origin": config.origin, "settings": config.settings,
+    doc = {"title": config.title, "notes": config.notes, "mpmac_version": mpmac.__version__,
+           "config": config.text, "origin": config.origin, "settings": config.settings,
            "seconds": seconds, "versions": {k: v[0] if len(v) == 1 else v for k, v in versions.items()},
            "columns": {"params": pcols, "metrics": mcols}, "points": rows, "floors": floors}
     json_path = out / "results.json"

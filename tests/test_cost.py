@@ -69,6 +69,22 @@ def test_analytic_widths():
     assert p["analytic.sigmul_bits"] == 13  # posit16_1: 16 - 3 - 1 fraction bits + hidden bit
 
 
+def test_analytic_simd_modes():
+    """A simd engine has per-mode lane counts (its MACs per cycle) under the mode names; a name
+    that repeats gets its index; the widths come from the word and the shared multiplier."""
+    u = mpmac.unit("simd", width=16, modes="4xe2m1,2xposit8_0,4xe2m1", acc="kulisch")
+    m = analytic(u)
+    assert m["analytic.macs_per_cycle.4xe2m1"] == 4 and m["analytic.macs_per_cycle.2xposit8_0"] == 2
+    assert m["analytic.macs_per_cycle.4xe2m1@2"] == 4
+    assert m["analytic.lane_precision.2xposit8_0"] == mpmac.format("posit8_0").precision
+    assert m["analytic.a_bits"] == 16 and m["analytic.modes"] == 3 and m["analytic.mode_bits"] == 2
+    assert m["analytic.product_bits"] == 2 * m["analytic.sigmul_bits"] == 2 * 12  # 2 x 6-bit lanes
+    assert m["analytic.acc_bits"] == u.accumulator.width and "analytic.acc_precision" not in m
+    assert m["analytic.sequential"] == 1
+    lanes = analytic(mpmac.unit("simd", modes="2xe4m3", reduce="lanes"))
+    assert "analytic.out_bits" not in lanes and "analytic.acc_bits" not in lanes
+
+
 def test_int8mac_floor_computes_a_signed_mac(tmp_path):
     """The INT8 MAC floor is what it says: y accumulates signed 8x8 products (Icarus)."""
     text, top = floor.int8mac()

@@ -191,6 +191,28 @@ def test_report_leaves_out_plots_of_missing_metrics_with_a_note():
     assert "left out" in html
 
 
+def test_report_shows_notes_and_simd_modes():
+    """A sweep's notes appear under the title; a simd point gets one row per mode (in the analytic
+    layer's order) with its MACs per cycle and energy per MAC; a simd grid takes modes."""
+    cfg = sweep.parse_text('[sweep]\nflows = ["gates"]\nnotes = "paper: -42 % area"\n'
+                           '[[grid]]\nkind = "simd"\nmodes = ["4xe2m1,1xposit16_1", "4xe2m1"]\n')
+    assert cfg.notes == "paper: -42 % area" and len(cfg.points) == 2
+    with pytest.raises(sweep.SweepConfigError, match="notes"):
+        sweep.parse_text('[sweep]\nflows = ["gates"]\nnotes = 3\n[[grid]]\nkind = "mul"\n'
+                         'a = "e4m3"\n')
+    metrics = {"analytic.macs_per_cycle.4xe2m1": 4, "analytic.macs_per_cycle.1xposit16_1": 1,
+               "energy.pj_per_mac.4xe2m1": 0.123, "energy.pj_per_mac.1xposit16_1": 4.56}
+    points = [{"kind": "simd", "name": "mpmac_simd_x", "params": {"modes": "4xe2m1,1xposit16_1"},
+               "status": "ok", "result": {"metrics": metrics}}]
+    doc = {"title": "t", "notes": "paper: -42 % area", "points": points,
+           "settings": {"flows": ["gates"]}, "config": "[sweep]"}
+    html = report.render_report(doc)
+    assert "paper: -42 % area" in html and "SIMD engines" in html
+    section = html[html.index("SIMD engines"):html.index("<h2>Points")]
+    assert section.index("4xe2m1") < section.index("1xposit16_1")
+    assert "<td>0.123</td>" in section and "<td>4.56</td>" in section
+
+
 # --- runs (the real evaluate, lut4 on e2m1 units) ---------------------------------------------------
 def _flaky_evaluate(unit, flows, **kwargs):
     """The real evaluate, except that one point raises (module level: the workers import it)."""
