@@ -19,7 +19,8 @@ calibrated). The quality provider is not run: the engines' numerics are the gold
 
 Printed: the area / timing table, the per-mode energy per MAC and MACs per cycle, the issue's
 done-when ratios (engine GE / sum of dedicated GE <= 0.65, engine GE / largest dedicated GE <= 1.25,
-narrow modes cheaper per MAC than the widest) with the XR-NPE paper's claims beside them. Written:
+narrow modes cheaper per MAC than the widest, at unit and at zero delay) with the XR-NPE paper's
+claims beside them. Written:
 ``OUT/summary.json`` and ``OUT/summary.csv`` (the comparison), and the sweep's ``results.csv``,
 ``results.json`` and ``report.html`` (every point and metric).
 
@@ -178,22 +179,11 @@ def compare(engine, rows: list[dict]) -> dict:
             "name": sca[k].name, **_combine([sca_m[k]], [lanes[k]])}
     area["sum of scalar macs"] = _combine(list(sca_m.values()), [lanes[k] for k in keys])
 
-    per_mode = {}
-    wide_pj = eng.get(f"energy.pj_per_mac.{widest}")
-    for k in keys:
-        e = eng.get(f"energy.pj_per_mac.{k}")
-        d = ded_m[k].get(f"energy.pj_per_mac.{k}")
-        s = sca_m[k].get("energy.pj_h45")
-        per_mode[k] = {
-            "macs_per_cycle_engine": eng.get(f"analytic.macs_per_cycle.{k}"),
-            "macs_per_cycle_dedicated": ded_m[k].get(f"analytic.macs_per_cycle.{k}"),
-            "pj_per_mac_engine": e, "pj_per_mac_engine_zd": eng.get(f"energy.pj_per_mac_zd.{k}"),
-            "pj_per_mac_dedicated": d, "pj_per_mac_scalar_mac": s,
-            "engine_vs_dedicated": _ratio(e, d), f"engine_vs_{widest}_mode": _ratio(e, wide_pj),
-        }
+    per_mode = {k: _mode_energy(k, eng, ded_m[k], sca_m[k], widest) for k in keys}
     vs_sum = _ratio(eng.get("osu018.ge"), area["sum of dedicated"]["osu018.ge"])
     vs_largest = _ratio(eng.get("osu018.ge"), ge.get(largest) if largest else None)
-    narrow = {k: per_mode[k][f"engine_vs_{widest}_mode"] for k in keys if k != widest}
+    narrow = {delay: {k: per_mode[k][f"engine_vs_widest{delay}"] for k in keys if k != widest}
+              for delay in DELAYS}
     done = {
         "engine_ge_over_sum_dedicated_ge": vs_sum, "target_vs_sum": TARGET_VS_SUM,
         "engine_ge_over_largest_dedicated_ge": vs_largest, "target_vs_largest": TARGET_VS_LARGEST,
@@ -201,15 +191,37 @@ def compare(engine, rows: list[dict]) -> dict:
         "narrow_mode_pj_per_mac_over_widest": narrow,
         "met": {"vs_sum": vs_sum is not None and vs_sum <= TARGET_VS_SUM,
                 "vs_largest": vs_largest is not None and vs_largest <= TARGET_VS_LARGEST,
-                "narrow_modes_cheaper": bool(narrow) and all(v is not None and v < 1
-                                                             for v in narrow.values())},
+                **{f"narrow_modes_cheaper{delay}": bool(r) and all(v is not None and v < 1
+                                                                  for v in r.values())
+                   for delay, r in narrow.items()}},
     }
-    ded_pj = [per_mode[k]["engine_vs_dedicated"] for k in keys]
     paper = {**PAPER, "measured_area_change_vs_dedicated_set": None if vs_sum is None else vs_sum - 1,
              "measured_energy_per_mac_change_vs_dedicated": {
-                 k: None if r is None else r - 1 for k, r in zip(keys, ded_pj)}}
+                 delay: {k: None if per_mode[k][f"engine_vs_dedicated{delay}"] is None
+                         else per_mode[k][f"engine_vs_dedicated{delay}"] - 1 for k in keys}
+                 for delay in DELAYS}}
     return {"engine": engine.name, "params": engine.params, "commit": _commit(),
             "area_timing": area, "per_mode": per_mode, "done_when": done, "paper": paper}
+
+
+#: energy delay models: "" unit delay with glitches, "_zd" zero delay (metric suffixes)
+DELAYS = ("", "_zd")
+
+
+def _mode_energy(key: str, eng: dict, ded: dict, sca: dict, widest: str) -> dict:
+    """One mode's MACs per cycle and energy per MAC (both delay models) in the engine, in its
+    dedicated unit and in the scalar mac, and the engine's ratios to the other two."""
+    out = {"macs_per_cycle_engine": eng.get(f"analytic.macs_per_cycle.{key}"),
+           "macs_per_cycle_dedicated": ded.get(f"analytic.macs_per_cycle.{key}")}
+    for delay in DELAYS:
+        e = eng.get(f"energy.pj_per_mac{delay}.{key}")
+        d = ded.get(f"energy.pj_per_mac{delay}.{key}")
+        out.update({f"pj_per_mac_engine{delay}": e, f"pj_per_mac_dedicated{delay}": d,
+                    f"pj_per_mac_scalar_mac{delay}": sca.get(f"energy.pj_h45{delay}"),
+                    f"engine_vs_dedicated{delay}": _ratio(e, d),
+                    f"engine_vs_widest{delay}": _ratio(
+                        e, eng.get(f"energy.pj_per_mac{delay}.{widest}"))})
+    return out
 
 
 def _commit() -> str:
@@ -249,37 +261,40 @@ def area_table(doc: dict, markdown: bool) -> str:
 
 
 def mode_table(doc: dict, markdown: bool) -> str:
+    """Per mode: MACs per cycle, then each energy column as "unit delay / zero delay"."""
     widest = doc["done_when"]["widest_mode"]
-    header = ["mode", "MACs/cycle", "engine pJ/MAC", "engine pJ/MAC zd", "dedicated pJ/MAC",
-              "scalar mac pJ/MAC", "engine / dedicated", f"engine / {widest} mode"]
-    lines = [[k, _num(m["macs_per_cycle_engine"]), _num(m["pj_per_mac_engine"]),
-              _num(m["pj_per_mac_engine_zd"]), _num(m["pj_per_mac_dedicated"]),
-              _num(m["pj_per_mac_scalar_mac"]), _num(m["engine_vs_dedicated"]),
-              _num(m[f"engine_vs_{widest}_mode"])] for k, m in doc["per_mode"].items()]
+    header = ["mode", "MACs/cycle", "engine pJ/MAC", "dedicated pJ/MAC", "scalar mac pJ/MAC",
+              "engine / dedicated", f"engine / {widest} mode"]
+    cols = ["pj_per_mac_engine", "pj_per_mac_dedicated", "pj_per_mac_scalar_mac",
+            "engine_vs_dedicated", "engine_vs_widest"]
+    lines = [[k, _num(m["macs_per_cycle_engine"])]
+             + [" / ".join(_num(m[c + delay]) for delay in DELAYS) for c in cols]
+             for k, m in doc["per_mode"].items()]
     return _table(header, lines, markdown)
 
 
 def verdict(doc: dict) -> str:
     d, p = doc["done_when"], doc["paper"]
     ok = {True: "met", False: "NOT met"}
-    narrow = ", ".join(f"{k} {_num(v)}" for k, v in d["narrow_mode_pj_per_mac_over_widest"].items())
     change = p["measured_area_change_vs_dedicated_set"]
-    energy = ", ".join(f"{k} {v:+.0%}" if v is not None else f"{k} -"
-                       for k, v in p["measured_energy_per_mac_change_vs_dedicated"].items())
-    return "\n".join([
+    lines = [
         f"engine GE / sum of dedicated GE = {_num(d['engine_ge_over_sum_dedicated_ge'])} "
         f"(target <= {d['target_vs_sum']}: {ok[d['met']['vs_sum']]})",
         f"engine GE / largest dedicated GE ({d['largest_dedicated']}) = "
         f"{_num(d['engine_ge_over_largest_dedicated_ge'])} (target <= {d['target_vs_largest']}: "
-        f"{ok[d['met']['vs_largest']]})",
-        f"engine pJ/MAC of each narrow mode / the {d['widest_mode']} mode's: {narrow} "
-        f"(all < 1: {ok[d['met']['narrow_modes_cheaper']]})",
-        f"area change vs the dedicated set: "
-        f"{'-' if change is None else f'{change:+.0%}'}; paper {p['area_change']:+.0%} area",
-        f"energy per MAC change vs the dedicated unit, per mode: {energy}; paper "
-        f"{p['power_change']:+.0%} power",
-        f"  (paper: {p['source']}; a different baseline and node, quoted for orientation)",
-    ])
+        f"{ok[d['met']['vs_largest']]})"]
+    for delay, name in zip(DELAYS, ("unit delay", "zero delay")):
+        narrow = ", ".join(f"{k} {_num(v)}"
+                           for k, v in d["narrow_mode_pj_per_mac_over_widest"][delay].items())
+        energy = ", ".join(f"{k} {v:+.0%}" if v is not None else f"{k} -" for k, v in
+                           p["measured_energy_per_mac_change_vs_dedicated"][delay].items())
+        lines += [f"{name}: engine pJ/MAC of each narrow mode / the {d['widest_mode']} mode's: "
+                  f"{narrow} (all < 1: {ok[d['met']['narrow_modes_cheaper' + delay]]})",
+                  f"{name}: engine pJ/MAC change vs the dedicated unit: {energy}"]
+    lines += [f"area change vs the dedicated set: {'-' if change is None else f'{change:+.0%}'}"
+              f"; paper {p['area_change']:+.0%} area, {p['power_change']:+.0%} power",
+              f"  (paper: {p['source']}; a different baseline and node, quoted for orientation)"]
+    return "\n".join(lines)
 
 
 def write_summary(doc: dict, out: Path) -> None:
