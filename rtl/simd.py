@@ -19,6 +19,8 @@ Datapath, one copy of each stage shared by every mode:
 word.
 """
 
+from fractions import Fraction
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -59,18 +61,31 @@ def _spread(fmt) -> int:
     return 2 * (high - low)
 
 
-def sum_window(spec) -> int:
-    """Bits of the exact lane sum below its carry bits.
+def _quantum(fmt) -> int:
+    """Exponent of the quantum of a format's values: every value is a multiple of it (a float's
+    subnormal LSB, a posit's minpos)."""
+    return -fmt.max_scale if fmt.is_posit else fmt.qmin
 
-    A mode's products have 2p-bit significands whose top exponents lie within a spread R of each
-    other (twice the format's range of leading-bit exponents), so aligned to the largest they fit
-    2p + R bits; a one-lane mode needs only 2p.
-    """
-    widths = []
-    for lanes in spec.lanes:
-        spread = _spread(lanes.fmt) if lanes.count > 1 else 0
-        widths.append(2 * lanes.fmt.precision + spread)
-    return max(widths)
+
+def _fixed_point_lsb(lanes) -> int:
+    """Exponent of the LSB of a mode's fixed-point lane products: the product quantum (a one-lane
+    mode keeps its product as it is, see :func:`_fixed_point_width`)."""
+    return 2 * _quantum(lanes.fmt)
+
+
+def _fixed_point_width(lanes) -> int:
+    """Bits of one lane product of a mode in fixed point: up to the largest product, in units of
+    the product quantum. Tapered posits make this much less than 2p plus the exponent spread
+    (posit8_0: 25 bits, not 36). A one-lane mode's product is not moved: 2p bits."""
+    if lanes.count == 1:
+        return 2 * lanes.fmt.precision
+    largest = Fraction(lanes.fmt.max_value) ** 2 / Fraction(2) ** _fixed_point_lsb(lanes)
+    return int(largest).bit_length()
+
+
+def sum_window(spec) -> int:
+    """Bits of the exact lane sum below its carry bits: the widest mode's fixed point."""
+    return max(_fixed_point_width(lanes) for lanes in spec.lanes)
 
 
 def _widened(m, term, exp_width: int, name: str):
@@ -296,34 +311,40 @@ class SimdUnit(MacUnit):
 
     # -- exact lane sum ------------------------------------------------------------------------
     def _lane_sum(self, m, slot_products, select, ew):
-        """The exact sum of the slot products, normalized: a term for the accumulate stage."""
+        """The exact sum of the slot products, normalized: a term for the accumulate stage.
+
+        A mode with several lanes sums in fixed point: each lane product moves left by its
+        exponent above the mode's smallest product exponent, so the sum's LSB weighs a constant
+        per mode and no largest exponent is searched. A one-lane mode's product passes through.
+        """
         spec = self.spec
         products = [(p, self._slot_active(i, select)) for i, p in enumerate(slot_products)]
-        window = sum_window(spec)
-        carry = (len(products) - 1).bit_length()
         finite = [active & ~(p.zero | p.inf | p.nan) for p, active in products]
+        multi = [k for k, lanes in enumerate(spec.lanes) if lanes.count > 1]
+        single = [k for k, lanes in enumerate(spec.lanes) if lanes.count == 1]
+        carry = (len(products) - 1).bit_length()
+        width = sum_window(spec) + carry
 
-        # the largest exponent among the finite slot products
-        emax = Signal(signed(len(slot_products[0].exp)), name="lane_emax")
-        best, any_finite = None, None
-        for (p, _), f in zip(products, finite):
-            if best is None:
-                best, any_finite = p.exp, f
-            else:
-                take = f & (~any_finite | (p.exp > best))
-                best, any_finite = Mux(take, p.exp, best), any_finite | f
-        m.d.comb += emax.eq(best)
-
-        width = window + carry + 1
-        total = Signal(signed(width), name="lane_total")
-        # one's complement per slot and the signs added as carry-ins: sum_i (x_i ^ -s_i) + s_i
-        addends = [Const(0, width)]
+        # two's complement without sign extension: x ^ -s with ~s on top is v + 2^k - s, so
+        # sum_i (that + s_i) - sum_i 2^k_i is the signed sum
+        addends, offset = [], 0
         for i, ((p, _), f) in enumerate(zip(products, finite)):
-            aligned = self._aligned(m, i, p, f, emax, select, window)
+            modes = [k for k in multi if spec.lanes[k].count > i]
+            if not modes:
+                continue
+            x = self._fixed_point(m, i, p, f, modes, select)
             negative = p.sign & f
-            addends.append(Cat(aligned, Const(0, width - window)) ^ negative.replicate(width))
-            addends.append(negative)
-        m.d.comb += total.eq(sum(addends)[:width])
+            addends += [Cat(x ^ negative.replicate(len(x)), ~negative), negative]
+            offset += 1 << len(x)
+        total = Signal(signed(width + 1), name="lane_total")
+        if addends:
+            m.d.comb += total.eq(sum(addends) - offset)
+        one_lane = Cat(select[k] for k in single).any() if single else Const(0)
+        p0 = slot_products[0]
+        through = Cat(Const(0, width - len(p0.sig)), Mux(finite[0], p0.sig, 0))
+        exp = p0.exp  # a one-lane mode's product keeps its exponent (top-placed)
+        for k in multi:
+            exp = Mux(select[k], _fixed_point_lsb(spec.lanes[k]) + width - 1, exp)
 
         active_signs = [(p.sign, active) for p, active in products]
         if spec.ctx.mode == "rdn":
@@ -335,50 +356,43 @@ class SimdUnit(MacUnit):
         clash = pos_inf & neg_inf
         nan = Cat(p.nan for p, _ in products).any() | clash
         inf = (pos_inf | neg_inf) & ~nan
-        zero_sum = total == 0
-        s = Signal(TermLayout(window + carry, ew), name="lane_sum")
+        zero_sum = Mux(one_lane, ~finite[0], total == 0)
+        negative_sum = Mux(one_lane, p0.sign, total < 0)
+        s = Signal(TermLayout(width, ew), name="lane_sum")
         m.d.comb += [
-            s.sig.eq(Mux(nan | inf, 0, Mux(total < 0, -total, total).as_unsigned())),
-            s.exp.eq(emax + carry),
+            s.sig.eq(Mux(nan | inf, 0, Mux(one_lane, through,
+                                             Mux(total < 0, -total, total).as_unsigned()))),
+            s.exp.eq(exp),
             s.nan.eq(nan),
             s.inf.eq(inf),
             s.zero.eq(zero_sum & ~nan & ~inf),
             s.invalid.eq(Cat(p.invalid for p, _ in products).any() | clash),
-            s.sign.eq(Mux(nan, 0, Mux(inf, neg_inf, Mux(zero_sum, zero_sign, total < 0)))),
+            s.sign.eq(Mux(nan, 0, Mux(inf, neg_inf, Mux(zero_sum, zero_sign, negative_sum)))),
         ]
         m.submodules.normalize_lanes = norm = Normalize(len(s.sig))
         return normalized_term(m, norm, s, ew, "lane_sum_normalized")
 
-    def _aligned(self, m, i, p, finite, emax, select, window):
-        """Slot i's product significand in the lane-sum window, shifted right by ``emax - exp``.
+    def _fixed_point(self, m, i, p, finite, modes, select):
+        """Slot i's product in its mode's fixed point (LSB :func:`_fixed_point_lsb`): the lane's
+        2p-bit significand moved left by its top exponent above the mode's smallest."""
+        spec = self.spec
+        span = max(_fixed_point_width(spec.lanes[k]) for k in modes)
+        x = 0
+        for k in modes:
+            fmt = spec.lanes[k].fmt
+            lane = p.sig[len(p.sig) - 2 * fmt.precision:]  # slot products are top-aligned
+            lowest = 2 * _top_range(fmt)[0] + 1  # the smallest product's top exponent
+            distance = (p.exp - lowest)[:_spread(fmt).bit_length()]
+            # the moved significand's LSB weighs 2^(lowest - 2p + 1); the bits below the product
+            # quantum and above the largest product are zero, so only the window is kept
+            below = _fixed_point_lsb(spec.lanes[k]) - (lowest - 2 * fmt.precision + 1)
+            moved = (Mux(finite & select[k], lane, 0) << distance)
+            x = x | moved[below:below + _fixed_point_width(spec.lanes[k])]
+        fixed = Signal(span, name=f"slot{i}_fixed")
+        m.d.comb += fixed.eq(x)
+        return fixed
 
-        Only the modes with several lanes shift: their products are narrower than the slot and
-        lie within the mode's exponent spread of the largest, so the shifter spans the top 2p bits
-        of the slot and shifts at most that spread. A one-lane mode's product (slot 0) is the
-        largest by definition and bypasses the shifter whole.
-        """
-        multi = [k for k, lanes in enumerate(self.spec.lanes) if lanes.count > 1 and lanes.count > i]
-        single = [k for k, lanes in enumerate(self.spec.lanes) if lanes.count == 1 and i == 0]
-        sig = Mux(finite, p.sig, 0)
-        aligned = Signal(window, name=f"slot{i}_aligned")
-        result = 0
-        if multi:
-            narrow = max(2 * self.spec.lanes[k].fmt.precision for k in multi)
-            spread = max(_spread(self.spec.lanes[k].fmt) for k in multi)
-            distance = Signal(range(spread + 1), name=f"slot{i}_distance")
-            diff = emax - p.exp
-            m.d.comb += distance.eq(Mux(diff > spread, spread, diff))
-            placed = Cat(Const(0, window - narrow), sig[len(sig) - narrow:])
-            shifted = Signal(window, name=f"slot{i}_shifted")
-            m.d.comb += shifted.eq(placed >> distance)
-            result = Mux(Cat(select[k] for k in multi).any(), shifted, 0)
-        if single:
-            whole = Cat(Const(0, window - len(sig)), sig)
-            result = result | Mux(Cat(select[k] for k in single).any(), whole, 0)
-        m.d.comb += aligned.eq(result)
-        return aligned
-
-    # -- reduce="lanes" ------------------------------------------------------------------------
+        # -- reduce="lanes" ------------------------------------------------------------------------
     def _lanes(self, m, products, ctrl, ew):
         """Round each slot product into its lane format; register the packed word on in_valid."""
         spec = self.spec
