@@ -377,19 +377,28 @@ class SimdUnit(MacUnit):
         2p-bit significand moved left by its top exponent above the mode's smallest."""
         spec = self.spec
         span = max(_fixed_point_width(spec.lanes[k]) for k in modes)
-        x = 0
+        # lane << distance keeps its bits from `below` up (lower ones are below the product
+        # quantum, so zero); one shifter serves every mode by shifting `top - below` further
+        # and keeping the bits from `top` up
+        below = {}
+        for k in modes:
+            fmt = spec.lanes[k].fmt
+            lowest = 2 * _top_range(fmt)[0] + 1  # the smallest product's top exponent
+            below[k] = _fixed_point_lsb(spec.lanes[k]) - (lowest - 2 * fmt.precision + 1)
+        top = max(below.values())
+        sig, amount = 0, 0
         for k in modes:
             fmt = spec.lanes[k].fmt
             lane = p.sig[len(p.sig) - 2 * fmt.precision:]  # slot products are top-aligned
-            lowest = 2 * _top_range(fmt)[0] + 1  # the smallest product's top exponent
-            distance = (p.exp - lowest)[:_spread(fmt).bit_length()]
-            # the moved significand's LSB weighs 2^(lowest - 2p + 1); the bits below the product
-            # quantum and above the largest product are zero, so only the window is kept
-            below = _fixed_point_lsb(spec.lanes[k]) - (lowest - 2 * fmt.precision + 1)
-            moved = (Mux(finite & select[k], lane, 0) << distance)
-            x = x | moved[below:below + _fixed_point_width(spec.lanes[k])]
+            lowest = 2 * _top_range(fmt)[0] + 1
+            distance = (p.exp - lowest)[:_spread(fmt).bit_length()] + (top - below[k])
+            sig = sig | Mux(select[k], lane, 0)
+            amount = amount | Mux(select[k], distance, 0)
+        shift = Signal(range(max(_spread(spec.lanes[k].fmt) + top - below[k] for k in modes) + 1),
+                       name=f"slot{i}_shift")
+        m.d.comb += shift.eq(amount)
         fixed = Signal(span, name=f"slot{i}_fixed")
-        m.d.comb += fixed.eq(x)
+        m.d.comb += fixed.eq((Mux(finite, sig, 0) << shift)[top:top + span])
         return fixed
 
         # -- reduce="lanes" ------------------------------------------------------------------------
