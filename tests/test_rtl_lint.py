@@ -68,6 +68,11 @@ def _cases():
         ("fma", dict(a="e4m3", b="e4m3", c="fp32", out="fp32", normalize="window:4", rounding="sr",
                      rand_bits=4)),
         ("mac", dict(a="e4m3", acc="bf16", normalize="coarse:3", latency=1)),
+        # mixed-precision SIMD engines (docs/simd.md)
+        ("simd", dict()),
+        ("simd", dict(reduce="lanes", latency=2)),
+        ("simd", dict(acc="kulisch", rounding="rdn", latency=1)),
+        ("simd", dict(modes="2xe4m3,1xbf16", acc="bf16", out="e4m3", saturate=True)),
     ]
     return c
 
@@ -95,6 +100,7 @@ def test_lint_clean(kind, params):
 DETERMINISM = list({repr(c): c for c in [CASES[i] for i in range(0, len(CASES), 4)] + [
     ("mac", dict(a="e4m3", acc="kulisch", latency=2)),
     ("fma", dict(a="fp32", latency=4)),
+    ("simd", dict(reduce="lanes", latency=2)),
 ]}.values())
 
 _SCRIPT = """
