@@ -7,7 +7,7 @@ The fault-injection layer (DESIGN.md, verification layer 4) can build on the sam
 
 from __future__ import annotations
 
-__all__ = ["flip_output_bit", "wrapper"]
+__all__ = ["flip_output_bit", "replace_input", "wrapper"]
 
 
 def _esc(name: str) -> str:
@@ -23,7 +23,8 @@ def wrapper(unit, inner_verilog: str, inner_name: str, assigns: dict[str, str]) 
     """A module named ``unit.name`` with the unit's ports around ``inner_name``.
 
     ``assigns`` maps an output port to a Verilog expression of ``inner_<port>`` (the inner module's
-    output) and the inputs; other outputs pass through.
+    output) and the inputs, or an input port to the expression the inner module receives instead of
+    it (a fault on the way in, e.g. a mis-decoded operand field); other ports pass through.
     """
     ports = unit.ports
     lines = [inner_verilog, "",
@@ -35,7 +36,7 @@ def wrapper(unit, inner_verilog: str, inner_name: str, assigns: dict[str, str]) 
             lines.append(f"  wire [{w - 1}:0] inner_{p};")
             conns.append(f".{_esc(p)}(inner_{p})")
         else:
-            conns.append(f".{_esc(p)}({_esc(p)})")
+            conns.append(f".{_esc(p)}({assigns.get(p, _esc(p))})")
     lines.append(f"  {_esc(inner_name)}inner ({', '.join(conns)});")
     for p, (d, w) in ports.items():
         if d == "out":
@@ -60,3 +61,13 @@ def flip_output_bit(unit, port: str = "y", bit: int = 0, when: str = "1'b1",
     text = unit.verilog(name=inner) if verilog is None else verilog
     mask = f"{width}'d{1 << bit}"
     return wrapper(unit, text, inner, {port: f"inner_{port} ^ (({when}) ? {mask} : {width}'d0)"})
+
+
+def replace_input(unit, port: str, value: str, when: str, verilog: str | None = None) -> str:
+    """Verilog of ``unit`` whose inner module sees input ``port`` as ``value`` whenever ``when``
+    holds (both Verilog expressions over the input ports), e.g. one lane's code read as another."""
+    if port not in unit.ports or unit.ports[port][0] != "in":
+        raise ValueError(f"{port!r} is not an input of {unit.name}: {list(unit.ports)}")
+    inner = f"{unit.name}_inner"
+    text = unit.verilog(name=inner) if verilog is None else verilog
+    return wrapper(unit, text, inner, {port: f"(({when}) ? ({value}) : {_esc(port)})"})

@@ -23,7 +23,7 @@ from ..golden.formats import FloatFormat
 from ..golden.rounding import Flags
 from .vectors import input_ports
 
-__all__ = ["Plan", "flags_text", "code_text"]
+__all__ = ["Plan", "flags_text", "code_text", "lanes_text"]
 
 
 def flags_text(flags: int) -> str:
@@ -59,6 +59,15 @@ def code_text(fmt, code) -> str:
     else:
         fields = f"{b[0]} {b[1:]}"
     return f"0x{code:0{(fmt.nbits + 3) // 4}x} = {fields} = {_value(fmt, code)}"
+
+
+def lanes_text(lanes, word) -> str:
+    """A packed lane word in human terms: hex, then each lane's :func:`code_text`, lane 0 first."""
+    if not isinstance(word, (int, np.integer)):
+        return f"{word} (X/Z: not a 0/1 value)"
+    word = int(word)
+    parts = ", ".join(f"[{i}] {code_text(lanes.fmt, c)}" for i, c in enumerate(lanes.split(word)))
+    return f"0x{word:0{(lanes.bits + 3) // 4}x} as {lanes.name}: {parts}"
 
 
 @dataclass
@@ -217,30 +226,62 @@ class Plan:
                 best = (d, bad)
         if best is None:
             return None
-        offset = 1 if self.unit.kind != "mac" else 0
+        offset = 0 if self.unit.sequential else 1
         return (f"the outputs match the golden model {best[0] + offset} cycle(s) after the inputs "
                 f"({best[1]} mismatches instead of {base}): the unit declares latency="
                 f"{self.unit.latency}, the Verilog behaves like latency={best[0] + offset}")
 
     # -- human-readable mismatches -------------------------------------------------------------
+    def _step_lanes(self, step: int):
+        """The lane mode (golden.simd.Lanes) a lane unit applies at ``step``; None beyond the list."""
+        k = int(self.inputs["mode"][step])
+        return self.unit.lanes[k] if k < len(self.unit.lanes) else None
+
+    def _output_lanes(self, step: int):
+        """The lane mode of the last edge at or before ``step`` (in its sequence) that updated y."""
+        seq = self.origin[step][0]
+        for t in range(step, -1, -1):
+            if self.origin[t][0] != seq or self.origin[t][1] < 0:
+                return None
+            lanes = self._step_lanes(t)
+            if lanes is not None and self.inputs["in_valid"][t]:
+                return lanes
+        return None
+
+    def _operand_text(self, port: str, step: int) -> str:
+        code = int(self.inputs[port][step])
+        if getattr(self.unit, "lanes", None) is None:
+            return code_text(self.unit.fmt(port), code)
+        lanes = self._step_lanes(step)
+        return f"0x{code:x} (mode beyond the list)" if lanes is None else lanes_text(lanes, code)
+
+    def _output_text(self, code, step: int) -> str:
+        """``y`` in the output format, or, for a unit whose ``y`` packs lanes, lane by lane."""
+        out = self.unit.fmt("out")
+        if out is not None:
+            return code_text(out, code)
+        lanes = self._output_lanes(step)
+        if lanes is None or not isinstance(code, (int, np.integer)):
+            return f"0x{int(code):x}" if isinstance(code, (int, np.integer)) else str(code)
+        return lanes_text(lanes, code)
+
     def describe(self, step: int, got_y, got_flags) -> str:
         """One mismatch in human terms: inputs, expected and observed outputs."""
         u = self.unit
-        out = u.fmt("out")
         parts = []
         for p in self.inputs:
-            v = int(self.inputs[p][step])
             if p in u.operands:
-                parts.append(f"{p} = {code_text(u.fmt(p), v)}")
+                parts.append(f"{p} = {self._operand_text(p, step)}")
             else:
-                parts.append(f"{p} = {v}")
+                parts.append(f"{p} = {int(self.inputs[p][step])}")
         if u.sequential:
             seq, cycle = self.origin[step]
             where = (f"sequence {seq}, rst cycle before it" if cycle < 0 else
                      f"sequence {seq}, cycle {cycle} after rst")
             head = f"step {step} ({where}):"
             if cycle > 0:
-                parts.append(f"(previous expected y = {code_text(out, int(self.exp_y[step - 1]))}, "
+                previous = self._output_text(int(self.exp_y[step - 1]), step - 1)
+                parts.append(f"(previous expected y = {previous}, "
                              f"flags {flags_text(int(self.exp_flags[step - 1]))})")
             if cycle < 0:
                 parts = ["rst = 1"]
@@ -249,7 +290,7 @@ class Plan:
         got_flags_text = flags_text(got_flags) if isinstance(got_flags, (int, np.integer)) \
             else f"{got_flags} (X/Z)"
         lines = [head, "  inputs    " + "\n            ".join(parts),
-                 f"  expected  y = {code_text(out, int(self.exp_y[step]))}, "
+                 f"  expected  y = {self._output_text(int(self.exp_y[step]), step)}, "
                  f"flags {flags_text(int(self.exp_flags[step]))}",
-                 f"  got       y = {code_text(out, got_y)}, flags {got_flags_text}"]
+                 f"  got       y = {self._output_text(got_y, step)}, flags {got_flags_text}"]
         return "\n".join(lines)

@@ -5,7 +5,8 @@ Everything is derived from the unit object: input ports and widths from ``unit.p
 
 :func:`generate` returns, for the stateless kinds (mul, add, fma, convert), a dict ``port -> uint64
 array`` of equal lengths; for mac a list of sequences (each such a dict over cycles, see
-:func:`mac_sequences`), which the testbenches separate by a ``rst`` cycle.
+:func:`mac_sequences`), which the testbenches separate by a ``rst`` cycle; for lane units (simd) such
+sequences that switch ``mode`` (:func:`lane_sequences`).
 
 Default mix for ``n`` random vectors of a stateless unit (when not exhaustive):
 
@@ -34,7 +35,8 @@ from ..golden import ops
 from ..golden.formats import FloatFormat
 
 __all__ = ["AUTO_EXHAUSTIVE_BITS", "MAX_EXHAUSTIVE_BITS", "input_ports", "input_bits",
-           "corner_codes", "exhaustive_vectors", "random_vectors", "targeted", "generate", "mac_sequences"]
+           "corner_codes", "exhaustive_vectors", "random_vectors", "targeted", "generate", "mac_sequences",
+           "lane_sequences", "negate", "pack_lanes", "lane_operands"]
 
 #: inputs enumerated exhaustively by default when they have at most this many bits in all
 AUTO_EXHAUSTIVE_BITS = 16
@@ -232,6 +234,8 @@ def generate(unit, n: int = 10_000, seed: int = 0, exhaustive: bool | None = Non
         if exhaustive:
             raise ValueError(f"{unit.kind} units are checked with random sequences; exhaustive "
                              f"enumeration applies to stateless units")
+        if getattr(unit, "lanes", None) is not None:
+            return lane_sequences(unit, n, rng)
         return mac_sequences(unit, n, rng)
     bits = input_bits(unit)
     if exhaustive or (exhaustive is None and bits <= AUTO_EXHAUSTIVE_BITS):
@@ -311,4 +315,71 @@ def mac_sequences(unit, cycles: int, rng, max_len: int = 48) -> list[dict[str, n
             seq["rand"] = rng.integers(0, 1 << ports["rand"], length, dtype=np.uint64)
         seqs.append({p: seq[p] for p in ports})
         left -= length
+    return seqs
+
+
+# --- lane units (simd): operand words built lane by lane ---------------------------------------
+def negate(fmt, codes: np.ndarray) -> np.ndarray:
+    """Codes of the negated values (posits: two's complement; floats: the sign bit)."""
+    if fmt.is_posit:
+        return ((-codes.astype(np.int64)) & ((1 << fmt.nbits) - 1)).astype(np.uint64)
+    return codes ^ np.uint64(fmt.sign_mask)
+
+
+def pack_lanes(lanes, per_lane: np.ndarray) -> np.ndarray:
+    """Operand words from lane codes (shape: lanes x cycles), lane i in bits [i*n, (i+1)*n)."""
+    word = np.zeros(per_lane.shape[1], dtype=np.uint64)
+    for i, codes in enumerate(per_lane):
+        word |= codes.astype(np.uint64) << np.uint64(i * lanes.fmt.nbits)
+    return word
+
+
+def _lane_codes(fmt, shape, rng) -> np.ndarray:
+    """Random lane codes: a third corner codes, the rest uniform bit patterns; four in five
+    NaN/NaR/Inf codes are redrawn as finite ones (a NaN sticks in an accumulator until the next
+    clear and would hide the sums of the cycles in between)."""
+    corners = corner_codes(fmt)
+    codes = rng.integers(0, 1 << fmt.nbits, shape, dtype=np.uint64)
+    codes = np.where(rng.random(shape) < 1 / 3, corners[rng.integers(0, len(corners), shape)], codes)
+    is_finite = np.isfinite(ops.decode(fmt, codes.reshape(-1))).reshape(shape)
+    finite = codes[is_finite]
+    if finite.size == 0:  # no cycles (or no finite code drawn): nothing to redraw from
+        return codes
+    redraw = ~is_finite & (rng.random(shape) < 0.8)
+    return np.where(redraw, finite[rng.integers(0, len(finite), shape)], codes)
+
+
+def lane_operands(lanes, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Operand words ``a``, ``b`` of ``n`` cycles in one lane mode (see :func:`_lane_codes`); in a
+    quarter of them the lane products cancel in pairs (lane 1 = -lane 0, lane 3 = -lane 2), so that
+    the lane sum is exactly zero and its sign follows the zero-sum rule."""
+    shape = (lanes.count, n)
+    a, b = _lane_codes(lanes.fmt, shape, rng), _lane_codes(lanes.fmt, shape, rng)
+    cancel = rng.random(n) < 0.25
+    for even in range(0, lanes.count - 1, 2):
+        a[even + 1] = np.where(cancel, negate(lanes.fmt, a[even]), a[even + 1])
+        b[even + 1] = np.where(cancel, b[even], b[even + 1])
+    return pack_lanes(lanes, a), pack_lanes(lanes, b)
+
+
+def lane_sequences(unit, cycles: int, rng, max_len: int = 64) -> list[dict[str, np.ndarray]]:
+    """Random sequences of a lane unit (``unit.lanes``: one lane mode per ``mode`` value) of
+    ``cycles`` cycles in all, each from reset: ``mode`` switches on any cycle and takes every value
+    its port holds (modes beyond the list included, with random words), operands per
+    :func:`lane_operands` in the cycle's mode, ``in_valid`` high 85 % and ``clear`` 20 % of the time.
+    """
+    ports = input_ports(unit)
+    seqs, left = [], cycles
+    while left > 0:
+        n = int(min(left, rng.integers(1, max_len + 1)))
+        mode = rng.integers(0, 1 << ports["mode"], n, dtype=np.uint64)
+        a = rng.integers(0, 1 << ports["a"], n, dtype=np.uint64)
+        b = rng.integers(0, 1 << ports["b"], n, dtype=np.uint64)
+        for k, lanes in enumerate(unit.lanes):
+            at = mode == k
+            a[at], b[at] = lane_operands(lanes, int(at.sum()), rng)
+        seqs.append({"mode": mode, "a": a, "b": b,
+                     "in_valid": (rng.random(n) < 0.85).astype(np.uint64),
+                     "clear": (rng.random(n) < 0.20).astype(np.uint64)})
+        left -= n
     return seqs
