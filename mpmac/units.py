@@ -21,6 +21,7 @@ dashes), in sweep files and in reports:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
@@ -219,11 +220,16 @@ class Unit:
         """Verilog of this unit as module ``name`` (default :attr:`name`); deterministic text.
 
         ``product`` and ``expose_state`` are the proof knobs of :meth:`component`; at their
-        defaults the text is the unit's plain Verilog.
+        defaults the text is the unit's plain Verilog. The text is generated once per process and
+        parameter set (a large engine takes seconds to elaborate).
         """
-        from .rtl.emit import to_verilog
-        return to_verilog(self.component(product=product, expose_state=expose_state),
-                          name or self.name)
+        return _verilog_text(self, name or self.name, product, expose_state)
+
+
+@functools.lru_cache(maxsize=64)
+def _verilog_text(unit: "Unit", name: str, product: str, expose_state: bool) -> str:
+    from .rtl.emit import to_verilog
+    return to_verilog(unit.component(product=product, expose_state=expose_state), name)
 
 
 @dataclass(frozen=True, kw_only=True)
