@@ -155,7 +155,7 @@ def _ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def compare(engine, rows: list[dict]) -> dict:
+def compare(engine, rows: list[dict], commit: str | None = None) -> dict:
     """The comparison document (summary.json) from the sweep's rows."""
     metrics = _metrics(rows)
     keys = mode_keys(engine)
@@ -200,7 +200,7 @@ def compare(engine, rows: list[dict]) -> dict:
                  delay: {k: None if per_mode[k][f"engine_vs_dedicated{delay}"] is None
                          else per_mode[k][f"engine_vs_dedicated{delay}"] - 1 for k in keys}
                  for delay in DELAYS}}
-    return {"engine": engine.name, "params": engine.params, "commit": _commit(),
+    return {"engine": engine.name, "params": engine.params, "commit": commit or _commit(),
             "area_timing": area, "per_mode": per_mode, "done_when": done, "paper": paper}
 
 
@@ -224,13 +224,18 @@ def _mode_energy(key: str, eng: dict, ded: dict, sca: dict, widest: str) -> dict
     return out
 
 
+#: the source folders whose changes change the measured numbers
+MEASURED_SOURCES = ("rtl", "golden", "mpmac", "cost")
+
+
 def _commit() -> str:
+    """The HEAD commit, marked when the measured sources differ from it."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, cwd=Path(__file__).parent, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=Path(__file__).parent,
-                               timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *MEASURED_SOURCES], capture_output=True, text=True,
+                               cwd=Path(__file__).parents[1], timeout=10).stdout.strip()
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -328,9 +333,10 @@ def main(argv=None):
     text = sweep_text(engine, flows)
     (out / "simd_sweep.toml").write_text(text)
     config = sweep.parse_text(text, origin=str(out / "simd_sweep.toml"))
+    commit = _commit()  # before the run: the sources it measures
     result = sweep.run_sweep(config, out, jobs=args.jobs, progress=True,
                              evaluate=evaluate_energy_only)
-    doc = compare(engine, result.rows)
+    doc = compare(engine, result.rows, commit)
     doc["flows"] = flows
     write_summary(doc, out)
     print(f"\n{engine.name} (commit {doc['commit']})\n")
