@@ -166,9 +166,9 @@ case "$cmd" in
     test)
         setup
         warm_kernels
-        say "python -m pytest -n auto $*"
+        say "python -m pytest -n auto --durations=30 $*"
         rc=0
-        "$VENV/bin/python" -m pytest -n auto "$@" </dev/null || rc=$?
+        "$VENV/bin/python" -m pytest -n auto --durations=30 "$@" </dev/null || rc=$?
         if [[ $rc == 5 ]]; then
             die "pytest collected no tests (exit code 5): a test run that runs nothing is a failure"
         fi
