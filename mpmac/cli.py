@@ -531,16 +531,18 @@ def demo_cmd(vectors):
 
 
 def _demo_generate_and_verify(console):
-    """Generate Verilog for two units and check it against the golden model in Icarus."""
+    """Generate Verilog for three units (the last the default mixed-precision SIMD engine) and
+    check it against the golden model in Icarus."""
     from . import sim
     console.rule("generate + verify (Icarus, streaming bench)")
     out_dir = Path("out")
     out_dir.mkdir(exist_ok=True)
-    for u in (mpmac.unit("mul", a="e4m3"),
-              mpmac.unit("fma", a="e4m3", b="e4m3", c="fp32", out="fp32", latency=2)):
+    for u, n in ((mpmac.unit("mul", a="e4m3"), 10_000),
+                 (mpmac.unit("fma", a="e4m3", b="e4m3", c="fp32", out="fp32", latency=2), 10_000),
+                 (mpmac.unit("simd"), 3_000)):
         path = out_dir / f"{u.name}.v"
         path.write_text(u.verilog())
-        r = sim.verify(u, engine="stream")
+        r = sim.verify(u, engine="stream", n=n)
         console.print(f"{path}: {r.checked:,} vectors, {r.mismatches} mismatches, "
                       f"{r.seconds:.1f} s" + ("" if r.mismatches == 0 else f"; first: {r.first[0]}"))
         if r.mismatches:
