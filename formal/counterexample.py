@@ -216,6 +216,8 @@ class Counterexample:
         u = self.unit
         if v is None:
             return "?"
+        if u.kind == "simd" and (port in u.operands or (port == "y" and u.reduce == "lanes")):
+            return f"{int(v):#0{2 + (u.width + 3) // 4}x}"  # a word of lanes
         if port == "y":
             return code_text(u.fmt("out"), int(v))
         if port == "flags":
@@ -347,8 +349,9 @@ def read_counterexample(run, proof) -> Counterexample | None:
     unit = proof.spec
     data = [p for p in proof.data]
     steps = []
+    fixed = proof.fixed or {}
     for s in inputs:
-        step = {p: s.get(input_name(p), 0) for p in data}
+        step = {p: fixed[p] if p in fixed else s.get(input_name(p), 0) for p in data}
         if proof.reset in ("free", "first"):
             step = {"rst": s.get("rst", 0), **step}
         steps.append(step)
@@ -356,7 +359,7 @@ def read_counterexample(run, proof) -> Counterexample | None:
     dut = {n: last.get(f"dut_{n}") for n in names}
     ref = {n: last.get(f"ref_{n}") for n in names}
     mismatched = [n for n in names if dut[n] is None or ref[n] is None or dut[n] != ref[n]]
-    sequential = unit.kind == "mac"
+    sequential = unit.sequential
     lag = unit.latency + (1 if sequential else 0)
     return Counterexample(unit, proof.obligation, steps, dut, ref, mismatched, lag,
                           _replay_verilog(unit, proof), sequential=sequential)

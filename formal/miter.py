@@ -252,7 +252,8 @@ RESETS = ("none", "free", "low", "first")
 
 
 def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: str | None = None,
-          settle: int = 0, reset: str = "none", invariant: str | None = None) -> str:
+          settle: int = 0, reset: str = "none", invariant: str | None = None,
+          fixed: dict | None = None) -> str:
     """Verilog of a miter module :data:`MITER` asserting that ``dut`` and ``ref`` agree.
 
     Parameters
@@ -277,6 +278,9 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
         A Verilog condition on the sides' output wires (``ref_acc_state``, ...) asserted beside
         the equalities: a state invariant, which k-induction then proves together with them and
         may use as its hypothesis (asserted, never assumed: a wrong invariant fails the proof).
+    fixed : dict, optional
+        Data input port -> int: ``i_<port>`` is that constant instead of a free input (a simd
+        engine's ``mode`` in its per-mode proofs).
 
     Raises
     ------
@@ -296,7 +300,11 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
     names = list(compare) + (["mul_x", "mul_y"] if product else [])
     outputs = _compared(dut, ref, names)
 
-    inputs = dict(data)
+    fixed = fixed or {}
+    unknown = [p for p in fixed if p not in data]
+    if unknown:
+        raise ValueError(f"fixed inputs {unknown} are not data inputs; data: {', '.join(data)}")
+    inputs = {p: w for p, w in data.items() if p not in fixed}
     if product == "cut":
         inputs["mul_p"] = dut.ports["mul_x"][1] + dut.ports["mul_y"][1]
     ports = (["clk"] if clocked else []) + (["rst"] if reset in ("free", "first") else [])
@@ -304,6 +312,7 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
     body = [f"module {MITER}({', '.join(ports)});"]
     body += [f"  input {p};" for p in ports if p in ("clk", "rst")]
     body += [f"  input {_width(w)}{input_name(p)};" for p, w in inputs.items()]
+    body += [f"  wire {_width(data[p])}{input_name(p)} = {data[p]}'d{v};" for p, v in fixed.items()]
     if product:
         body += _product(dut, ref, product)
     rst = "1'b0" if reset == "low" else "rst"

@@ -14,11 +14,19 @@ Obligations
     ``pipeline``: the unit at its latency N equals its latency-0 version N cycles later (k-induction).
     ``mac_step``: the mac's accumulator state, ``y`` and ``flags`` equal the reference mac's from
     reset on, for every input sequence (induction; state equality makes it 1-inductive).
-    ``auto``: what the unit needs: equiv (+ pipeline when latency > 0); mac: mac_step (+ pipeline).
+    ``simd_step``: per mode of a simd engine, with ``mode`` fixed to it, the engine's
+    accumulator state, ``y`` and ``flags`` equal those of
+    :class:`~mpmac.formal.simd_reference.SimdReference` of that mode from reset on (the unit's
+    own engine: the induction step as one combinational step from every state, formal/simd_step.py).
+    Lanes of at most :data:`FULL_PROOF_BITS` bits: complete; wider lanes: one shared product (a
+    one-lane mode) or a cut product (several lanes).
+    ``auto``: what the unit needs: equiv (+ pipeline when latency > 0); mac: mac_step (+ pipeline);
+    simd: simd_step per mode (+ pipeline).
 """
 
 from __future__ import annotations
 
+import re
 import resource
 import shutil
 import time
@@ -34,7 +42,7 @@ from .counterexample import Counterexample, read_counterexample
 
 __all__ = ["prove", "ProofResult", "OBLIGATIONS", "FULL_PROOF_BITS", "plan"]
 
-OBLIGATIONS = ("auto", "equiv", "pipeline", "mac_step")
+OBLIGATIONS = ("auto", "equiv", "pipeline", "mac_step", "simd_step")
 
 #: operands up to this width get a complete proof; wider multiplying units share the multiplier
 FULL_PROOF_BITS = 8
@@ -91,6 +99,8 @@ class ProofResult:
         the machine's load than ``seconds``.
     cases : int
         Cases the proof finished (1 unless split; a slow case counts as its two halves).
+    label : str
+        Which part of the unit the proof covers (simd_step: the fixed mode), else empty.
     """
 
     obligation: str
@@ -103,6 +113,7 @@ class ProofResult:
     detail: str = ""
     cpu_seconds: float = 0.0
     cases: int = 1
+    label: str = ""
 
     @property
     def ok(self) -> bool:
@@ -110,7 +121,8 @@ class ProofResult:
 
     def summary(self) -> str:
         return (f"{self.obligation:<9} {self.status:<7} {self.seconds:7.1f} s wall, "
-                f"{self.cpu_seconds:5.0f} s cpu, {self.cases:>2} case(s)  {self.unit}")
+                f"{self.cpu_seconds:5.0f} s cpu, {self.cases:>2} case(s)  {self.unit}"
+                + (f"  [{self.label}]" if self.label else ""))
 
 
 @dataclass
@@ -134,6 +146,9 @@ class Proof:
     dut_top: str = ""
     cases: tuple = (None,)
     invariant: str | None = None
+    fixed: dict | None = None
+    label: str = ""
+    trace: "Proof | None" = None  # run on a FAIL for a trace from reset (a one-step proof's)
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -199,19 +214,20 @@ def plan(unit, obligation: str = "auto", dut_verilog: str | None = None,
         raise ValueError(f"obligation={obligation!r} is invalid; valid: {', '.join(OBLIGATIONS)}")
     if product not in ("auto", "full", "shared", "cut"):
         raise ValueError(f"product={product!r} is invalid; valid: auto, full, shared, cut")
-    mac = unit.kind == "mac"
+    mac, simd = unit.kind == "mac", unit.kind == "simd"
     if obligation == "auto":
-        wanted = ["mac_step" if mac else "equiv"] + (["pipeline"] if unit.latency else [])
-        if dut_verilog is not None:
-            wanted = ["mac_step" if mac else "equiv"]
+        first = "mac_step" if mac else "simd_step" if simd else "equiv"
+        wanted = [first] + (["pipeline"] if unit.latency and dut_verilog is None else [])
     else:
         wanted = [obligation]
     if "pipeline" in wanted and unit.latency == 0:
         raise ValueError(f"obligation 'pipeline' needs latency > 0; {unit.name} has latency 0")
     if "mac_step" in wanted and not mac:
         raise ValueError(f"obligation 'mac_step' is for mac units, not {unit.kind}")
-    if "equiv" in wanted and mac:
-        raise ValueError("a mac's equivalence obligation is 'mac_step'")
+    if "simd_step" in wanted and not simd:
+        raise ValueError(f"obligation 'simd_step' is for simd units, not {unit.kind}")
+    if "equiv" in wanted and (mac or simd):
+        raise ValueError(f"a {unit.kind}'s equivalence obligation is '{unit.kind}_step'")
     dut = _external(unit, dut_verilog, top) if dut_verilog is not None else None
     proofs = []
     for ob in wanted:
@@ -219,9 +235,17 @@ def plan(unit, obligation: str = "auto", dut_verilog: str | None = None,
             proofs.append(_equiv(unit, dut, product))
         elif ob == "pipeline":
             proofs.append(_pipeline(unit, dut))
+        elif ob == "simd_step":
+            from .simd_step import simd_steps
+            proofs.extend(simd_steps(unit, dut, product))
         else:
             proofs.append(_mac_step(unit, dut))
     return proofs
+
+
+def _has_state(unit) -> bool:
+    """An accumulator whose state the proofs compare (a mac; a simd engine with reduce="dot")."""
+    return unit.kind == "mac" or (unit.kind == "simd" and unit.reduce == "dot")
 
 
 def _external(unit, text: str, top: str | None) -> tuple[str, M.Side, bool]:
@@ -230,7 +254,7 @@ def _external(unit, text: str, top: str | None) -> tuple[str, M.Side, bool]:
     module = M.find_top(modules, top, preferred=unit.name)
     expected = dict(unit.ports)
     state = module.ports.get("acc_state")
-    extra = {"acc_state": state} if unit.kind == "mac" and state and state[0] == "out" else {}
+    extra = {"acc_state": state} if _has_state(unit) and state and state[0] == "out" else {}
     M.check_ports(module, {**expected, **extra}, "the DUT's top module")
     return text, M.Side(module.name, dict(module.ports)), bool(extra)
 
@@ -329,7 +353,7 @@ def _equiv(unit, dut, product: str) -> Proof:
 def _pipeline(unit, dut) -> Proof:
     n = unit.latency
     data = _data_ports(unit)
-    mac = unit.kind == "mac"
+    mac = _has_state(unit)
     if dut is None:
         dut_text, side = _own(unit, n, expose_state=mac)
     else:
@@ -340,6 +364,12 @@ def _pipeline(unit, dut) -> Proof:
     comb_text, comb = _own(unit, 0, expose_state=mac, suffix="_comb")
     files = {"dut.v": dut_text, "ref.v": comb_text}
     comb = replace(comb, delay=n)
+    if unit.kind == "simd" and not mac:  # reduce="lanes": y and flags are the whole state
+        scope = (f"from reset on, for every input sequence (rst included), y and flags of "
+                 f"{side.module} equal those of its latency-0 version fed the same inputs {n} "
+                 f"cycles later (k-induction; in-flight products are dropped on rst)")
+        return Proof("pipeline", side, comb, files, data, reset="first", mode="prove",
+                     depth=n + 2, scope=scope, spec=unit, dut_text=dut_text, dut_top=top)
     if mac:
         scope = (f"from reset on, for every input sequence (rst included), acc_state, y and flags "
                  f"of {side.module} equal those of its latency-0 version fed the same inputs "
@@ -407,7 +437,7 @@ FRAIG = ["setattr -set keep 1 w:dut_* w:ref_*", "techmap", "opt -fast",
 
 def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
     text = M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
-                   reset=p.reset, invariant=p.invariant)
+                   reset=p.reset, invariant=p.invariant, fixed=p.fixed)
     return sby.Job(p.obligation, {**p.files, "miter.sv": text}, SCRIPT + FRAIG,
                    p.mode, p.depth, timeout, case.smtc() if case is not None else None)
 
@@ -454,7 +484,8 @@ class _AbcCases:
     def prepare(self) -> sby.JobRun | None:
         """None once the AIG is written, else the ERROR run that says why it is not."""
         t0 = time.perf_counter()
-        text = M.miter(self.p.dut, self.p.ref, self.p.data, self.p.compare, product=self.p.product)
+        text = M.miter(self.p.dut, self.p.ref, self.p.data, self.p.compare, product=self.p.product,
+                       fixed=self.p.fixed)
         try:
             self.aig = abc.write_aig({**self.p.files, "miter.sv": text}, SCRIPT,
                                      self.directory / "aig")
@@ -536,7 +567,8 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
               cex_dir: Path | None = None, jobs: int = 1) -> ProofResult:
     """Run one planned proof (all its cases); on FAIL read and write its counterexample (into
     ``cex_dir``)."""
-    directory = sby.work_dir(f"{p.obligation}-{p.dut.module}"[:80])
+    label = re.sub(r"\W+", "_", p.label)
+    directory = sby.work_dir(f"{p.obligation}-{label + '-' if label else ''}{p.dut.module}"[:80])
     t0, cpu0 = time.perf_counter(), _children_cpu()
     try:
         runs = _run_cases(p, timeout, directory, jobs)
@@ -552,6 +584,16 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
                       + (f" ({sum(r.status == 'PASS' for r in done)} cases passed)"
                          if len(p.cases) > 1 else ""))
         cex = None
+        if status == "FAIL" and p.trace is not None:
+            traced = run_proof(p.trace, timeout=timeout, cex_dir=cex_dir)
+            if traced.status == "FAIL":
+                return replace(traced, obligation=p.obligation, seconds=seconds + traced.seconds,
+                               scope=p.scope, cases=len(done), label=p.label,
+                               cpu_seconds=_children_cpu() - cpu0,
+                               detail=f"the one-step proof failed; {p.trace.depth} cycles from "
+                                      f"reset reproduce it")
+            detail = (f"the one-step proof failed from a state the bounded check of "
+                      f"{p.trace.depth} cycles from reset did not reach ({traced.status})")
         if status == "FAIL":
             cex = read_counterexample(worst, p)
             if cex is not None:
@@ -560,7 +602,7 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
                 detail = "sby reported FAIL but wrote no readable trace"
         log = worst.log_path if keep and worst is not None else None
         return ProofResult(p.obligation, status, seconds, p.scope, cex, log, p.dut.module, detail,
-                           _children_cpu() - cpu0, len(done))
+                           _children_cpu() - cpu0, len(done), p.label)
     finally:
         if not keep:
             shutil.rmtree(directory, ignore_errors=True)
@@ -575,7 +617,7 @@ def prove(unit, *, obligation: str = "auto", dut_verilog: str | None = None,
     Parameters
     ----------
     unit : mpmac.Unit
-    obligation : {"auto", "equiv", "pipeline", "mac_step"}
+    obligation : {"auto", "equiv", "pipeline", "mac_step", "simd_step"}
         See the module docstring.
     dut_verilog : str, optional
         Verilog text of an external implementation with the unit's ports (top module ``top``, else
@@ -589,6 +631,7 @@ def prove(unit, *, obligation: str = "auto", dut_verilog: str | None = None,
     product : {"auto", "full", "shared", "cut"}
         How ``equiv`` treats the significand multiplier: ``auto`` is ``full`` (complete) for
         operands of at most :data:`FULL_PROOF_BITS` bits and ``shared`` for wider multiplying units.
+        simd_step: per mode, the same by lane width (a wide mode of several lanes: ``cut``).
     cex_dir : path, optional
         Where a counterexample's replay test is written (default
         ``<build root>/counterexamples/<unit>-<obligation>``).

@@ -611,10 +611,11 @@ def generate_cmd(kind, top, output, **params):
 @click.option("--formal", is_flag=True,
               help="Prove instead of simulate: SymbiYosys equivalence with the reference datapath "
                    "(and pipelined == combinational), see docs/formal.md.")
-@click.option("--obligation", type=click.Choice(["auto", "equiv", "pipeline", "mac_step"]),
+@click.option("--obligation",
+              type=click.Choice(["auto", "equiv", "pipeline", "mac_step", "simd_step"]),
               default="auto", show_default=True,
-              help="With --formal: which proof. auto: equiv (mac: mac_step), plus pipeline when "
-                   "--latency > 0.")
+              help="With --formal: which proof. auto: equiv (mac: mac_step; simd: simd_step, one "
+                   "per mode), plus pipeline when --latency > 0.")
 @click.option("--product", type=click.Choice(["auto", "full", "shared", "cut"]), default="auto",
               show_default=True,
               help="With --formal: the significand multiplier in equiv. auto: full (complete) for "
@@ -708,7 +709,8 @@ def _verify_formal(console, u, dut_text, top, obligation, product, timeout, keep
         console.print(f"error: {e}")
         sys.exit(3)
     for r in results:
-        console.print(f"{r.obligation}: {r.status} in {r.seconds:.1f} s ({r.unit})")
+        label = f" [{r.label}]" if r.label else ""
+        console.print(f"{r.obligation}{label}: {r.status} in {r.seconds:.1f} s ({r.unit})")
         console.print(f"  {'proves' if r.ok else 'checks'}: {r.scope}")
         if r.detail:
             console.print("  " + r.detail.replace("\n", "\n  "))
