@@ -154,19 +154,27 @@ class SimdReference(ReferenceUnit):
         return products
 
     def _lane_significand_product(self, m, i: int, a, b):
-        """a.sig * b.sig of lane i: a multiplier of its own, or the product ports."""
-        if self.product == "internal":
-            p = Signal(len(a.sig) + len(b.sig), name=f"lane{i}_sig_product")
-            m.d.comb += p.eq(a.sig * b.sig)
-            return p
-        # the port carries p-bit significands: a posit's decoded sig has s - p more bits at the
-        # bottom, which its shortest regime leaves zero, so they are dropped here and restored
-        # below as zeros of the product
+        """a.sig * b.sig of lane i: a multiplier of its own, or the product ports.
+
+        Both multiply p-bit significands (p the format's precision): a posit's decoded sig has
+        s - p more bits at the bottom, which its shortest regime always leaves zero (the fraction
+        is shifted up by at least two regime bits), so they are dropped here and restored as
+        zeros of the product. (Multiplying all s bits gives the same value, but a proof would
+        then have to find that the extra rows are zero before it could match the lane blocks of
+        the partitioned multiplier.)
+        """
         p, s = self.lanes.fmt.precision, significand_width(self.lanes.fmt)
-        m.d.comb += [self.mul_x[i * p:(i + 1) * p].eq(a.sig[s - p:]),
-                     self.mul_y[i * p:(i + 1) * p].eq(b.sig[s - p:])]
+        x, y = a.sig[s - p:], b.sig[s - p:]
+        narrow = Signal(2 * p, name=f"lane{i}_narrow_product")
+        if self.product == "internal":
+            m.d.comb += narrow.eq(x * y)
+        else:
+            # without in_valid nothing is multiplied (the product is not used): the port shows 0
+            m.d.comb += [self.mul_x[i * p:(i + 1) * p].eq(Mux(self.in_valid, x, 0)),
+                         self.mul_y[i * p:(i + 1) * p].eq(Mux(self.in_valid, y, 0)),
+                         narrow.eq(self.mul_p[2 * i * p:2 * (i + 1) * p])]
         product = Signal(2 * s, name=f"lane{i}_sig_product")
-        m.d.comb += product.eq(self.mul_p[2 * i * p:2 * (i + 1) * p] << (2 * (s - p)))
+        m.d.comb += product.eq(narrow << (2 * (s - p)))
         return product
 
     def _lanes(self, m):
