@@ -37,7 +37,8 @@ from .ops import bits_dtype, sum_window
 from .rounding import RoundingContext
 from .variants import Normalization
 
-__all__ = ["Accumulator", "parse_accumulator", "run", "KULISCH_CARRY_BITS"]
+__all__ = ["Accumulator", "parse_accumulator", "rounded_accumulator", "quantum_exp", "run",
+           "KULISCH_CARRY_BITS"]
 
 #: carry bits above the largest product in a default Kulisch accumulator (2^16 max-size products)
 KULISCH_CARRY_BITS = 16
@@ -59,8 +60,9 @@ class Accumulator:
         return self.fmt is None
 
 
-def _lsb_exp(fmt: Format) -> int:
-    """Exponent of the smallest nonzero magnitude's LSB: every value is a multiple of it."""
+def quantum_exp(fmt: Format) -> int:
+    """Exponent of a format's quantum, the smallest nonzero magnitude's LSB: every value is a
+    multiple of it (a float's subnormal LSB, a posit's minpos)."""
     return -fmt.max_scale if fmt.is_posit else fmt.qmin
 
 
@@ -68,6 +70,17 @@ def _product_bits(fa: Format, fb: Format, lsb_exp: int) -> int:
     """Bits of the largest product magnitude in units of 2^lsb_exp."""
     largest = Fraction(fa.max_value) * Fraction(fb.max_value) / Fraction(2) ** lsb_exp
     return int(largest).bit_length()
+
+
+def rounded_accumulator(spec, expected: str, subnormals: bool = True) -> Accumulator:
+    """A rounded accumulator of format ``spec`` (ValueError naming ``expected`` otherwise)."""
+    try:
+        fmt = parse_format(spec)
+    except ValueError as e:
+        raise ValueError(f"acc={spec!r} is invalid: expected {expected} ({e})") from None
+    if isinstance(fmt, FloatFormat) and not subnormals:
+        fmt = fmt.without_subnormals()
+    return Accumulator(spec=fmt.name, fmt=fmt)
 
 
 def parse_accumulator(spec, fa: Format, fb: Format, subnormals: bool = True) -> Accumulator:
@@ -83,14 +96,7 @@ def parse_accumulator(spec, fa: Format, fb: Format, subnormals: bool = True) -> 
     text = spec.strip().lower() if isinstance(spec, str) else None
     match = _EXACT_RE.fullmatch(text) if text else None
     if match is None:
-        try:
-            fmt = parse_format(spec)
-        except ValueError as e:
-            raise ValueError(f"acc={spec!r} is invalid: expected a format, 'kulisch[:W]' or "
-                             f"'quire[:W]' ({e})") from None
-        if isinstance(fmt, FloatFormat) and not subnormals:
-            fmt = fmt.without_subnormals()
-        return Accumulator(spec=fmt.name, fmt=fmt)
+        return rounded_accumulator(spec, "a format, 'kulisch[:W]' or 'quire[:W]'", subnormals)
     kind, given = match[1], match[2]
     if kind == "quire":
         if not (fa.is_posit and fa == fb):
@@ -98,7 +104,7 @@ def parse_accumulator(spec, fa: Format, fb: Format, subnormals: bool = True) -> 
                              f"b={fb.name}); use 'kulisch[:W]' for other mixes")
         lsb, default = fa.quire_lsb_exp, fa.quire_bits
     else:
-        lsb = _lsb_exp(fa) + _lsb_exp(fb)
+        lsb = quantum_exp(fa) + quantum_exp(fb)
         default = _product_bits(fa, fb, lsb) + KULISCH_CARRY_BITS + 1
     smallest = _product_bits(fa, fb, lsb) + 1  # one largest product and a sign
     width = int(given) if given else default
@@ -130,7 +136,7 @@ class _ExactState:
             self.neg_inf |= sign == 1
         elif cls == core.FINITE:
             shift = exp - self.acc.lsb_exp
-            assert shift >= 0, "product below the accumulator LSB"  # guaranteed by _lsb_exp
+            assert shift >= 0, "product below the accumulator LSB"  # guaranteed by quantum_exp
             self.value += -(mag << shift) if sign else (mag << shift)
             half = 1 << (self.acc.width - 1)
             if not -half <= self.value < half:

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import core, kernels
 from .formats import Format, parse_format
-from .mac import KULISCH_CARRY_BITS, Accumulator, _ExactState
+from .mac import KULISCH_CARRY_BITS, Accumulator, _ExactState, quantum_exp, rounded_accumulator
 from .ops import bits_dtype
 from .rounding import RoundingContext
 
@@ -104,10 +104,6 @@ def parse_modes(modes, width: int) -> tuple[Lanes, ...]:
     return tuple(parsed)
 
 
-def _lsb_exp(fmt: Format) -> int:
-    return -fmt.max_scale if fmt.is_posit else fmt.qmin
-
-
 def parse_simd_accumulator(spec, modes: tuple[Lanes, ...]) -> Accumulator:
     """An engine's accumulator: a format, or ``kulisch[:W]`` over every mode's lane products.
 
@@ -125,13 +121,8 @@ def parse_simd_accumulator(spec, modes: tuple[Lanes, ...]) -> Accumulator:
                          f"use 'kulisch[:W]' (exact over every mode) or a format")
     match = re.fullmatch(r"kulisch(?::(\d+))?", text) if text else None
     if match is None:
-        try:
-            fmt = parse_format(spec)
-        except ValueError as e:
-            raise ValueError(f"acc={spec!r} is invalid: expected a format or 'kulisch[:W]' "
-                             f"({e})") from None
-        return Accumulator(spec=fmt.name, fmt=fmt)
-    lsb = min(2 * _lsb_exp(lanes.fmt) for lanes in modes)
+        return rounded_accumulator(spec, "a format or 'kulisch[:W]'")
+    lsb = min(2 * quantum_exp(lanes.fmt) for lanes in modes)
     largest = max(Fraction(lanes.fmt.max_value) ** 2 * lanes.count for lanes in modes)
     needed = int(largest / Fraction(2) ** lsb).bit_length() + 1
     width = int(match[1]) if match[1] else needed + KULISCH_CARRY_BITS

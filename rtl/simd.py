@@ -25,8 +25,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..golden.mac import quantum_exp
 from ..golden.rounding import Flags
-from .layouts import TermLayout, as_signed, check_knobs, exponent_magnitude, exponent_width, \
+from .layouts import TermLayout, check_knobs, exponent_magnitude, exponent_width, \
     unit_signature
 from .mac import MacUnit, mac_state_layout
 from .multiply import _product_class
@@ -61,16 +62,10 @@ def _spread(fmt) -> int:
     return 2 * (high - low)
 
 
-def _quantum(fmt) -> int:
-    """Exponent of the quantum of a format's values: every value is a multiple of it (a float's
-    subnormal LSB, a posit's minpos)."""
-    return -fmt.max_scale if fmt.is_posit else fmt.qmin
-
-
 def _fixed_point_lsb(lanes) -> int:
     """Exponent of the LSB of a mode's fixed-point lane products: the product quantum (a one-lane
     mode keeps its product as it is, see :func:`_fixed_point_width`)."""
-    return 2 * _quantum(lanes.fmt)
+    return 2 * quantum_exp(lanes.fmt)
 
 
 def _fixed_point_width(lanes) -> int:
