@@ -234,7 +234,7 @@ def test_bad_knobs_raise(factory):
         factory(mpmac.unit("mul", a="e4m3"), expose_state=True)
     with pytest.raises(TypeError, match="expose_state"):
         factory(mpmac.unit("mac", a="e4m3"), expose_state="yes")
-    assert set(MULTIPLYING_KINDS) == {"mul", "fma", "mac"}
+    assert set(MULTIPLYING_KINDS) == {"mul", "fma", "mac", "simd"}
 
 
 @pytest.mark.parametrize("kind,params", [
