@@ -15,7 +15,9 @@ Shapes (see docs/formal.md for what each proves):
   ``rst`` like the DUT's pipeline registers).
 * shared product: both sides have ``mul_x``/``mul_y`` outputs and a ``mul_p`` input instead of their
   significand multiplier; the miter multiplies the DUT's operands once, feeds the product to both and
-  asserts that the reference asks for the same operands.
+  asserts that the reference asks for the same operands. With ``blocks`` (a simd mode's lanes) the
+  shared product is the block product: each lane's field of ``mul_x`` times the same field of
+  ``mul_y``, placed at twice the field's offset.
 
 Ports and wires of the sides are always written as escaped identifiers (``\\rand `` is a
 SystemVerilog keyword), the miter's own inputs are ``i_<port>``.
@@ -253,7 +255,7 @@ RESETS = ("none", "free", "low", "first")
 
 def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: str | None = None,
           settle: int = 0, reset: str = "none", invariant: str | None = None,
-          fixed: dict | None = None) -> str:
+          fixed: dict | None = None, blocks=None) -> str:
     """Verilog of a miter module :data:`MITER` asserting that ``dut`` and ``ref`` agree.
 
     Parameters
@@ -281,6 +283,10 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
     fixed : dict, optional
         Data input port -> int: ``i_<port>`` is that constant instead of a free input (a simd
         engine's ``mode`` in its per-mode proofs).
+    blocks : sequence of (offset, width), optional
+        With ``product="shared"``: the lane fields of the operand words; ``mul_p`` is then the sum
+        of ``mul_x[field] * mul_y[field] << 2*offset`` (the block product of a simd mode) instead of
+        ``mul_x * mul_y``.
 
     Raises
     ------
@@ -314,7 +320,7 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
     body += [f"  input {_width(w)}{input_name(p)};" for p, w in inputs.items()]
     body += [f"  wire {_width(data[p])}{input_name(p)} = {data[p]}'d{v};" for p, v in fixed.items()]
     if product:
-        body += _product(dut, ref, product)
+        body += _product(dut, ref, product, blocks)
     rst = "1'b0" if reset == "low" else "rst"
     body += _instance("dut", dut, data, product, rst)
     body += _instance("ref", ref, data, product, rst)
@@ -327,7 +333,7 @@ def miter(dut: Side, ref: Side, data: dict, compare=("y", "flags"), *, product: 
     return "\n".join(body)
 
 
-def _product(dut: Side, ref: Side, product: str) -> list[str]:
+def _product(dut: Side, ref: Side, product: str, blocks=None) -> list[str]:
     wx, wy = dut.ports["mul_x"][1], dut.ports["mul_y"][1]
     wp = wx + wy
     for side in (dut, ref):
@@ -335,7 +341,13 @@ def _product(dut: Side, ref: Side, product: str) -> list[str]:
             raise ValueError(f"{side.module} has no input mul_p of {wp} bits (mul_x {wx} + "
                              f"mul_y {wy}); ports: {_ports_text(side.ports)}")
     # the DUT's operands are the ones multiplied: the reference's are asserted equal to them
-    source = "dut_mul_x * dut_mul_y" if product == "shared" else input_name("mul_p")
+    if product == "cut":
+        source = input_name("mul_p")
+    elif blocks is None:
+        source = "dut_mul_x * dut_mul_y"
+    else:  # each product is sized by the 2W-bit context: exact
+        source = " | ".join(f"((dut_mul_x[{o + w - 1}:{o}] * dut_mul_y[{o + w - 1}:{o}]) << {2 * o})"
+                            for o, w in blocks)
     return [f"  wire {_width(wp)}mul_p = {source};"]
 
 

@@ -147,6 +147,8 @@ class Proof:
     cases: tuple = (None,)
     invariant: str | None = None
     fixed: dict | None = None
+    blocks: tuple | None = None  # a shared product's lane fields (miter's ``blocks``)
+    replayable: bool = True  # False: a module's proof (simd multiplier), whose inputs are no unit's
     label: str = ""
     trace: "Proof | None" = None  # run on a FAIL for a trace from reset (a one-step proof's)
 
@@ -437,7 +439,7 @@ FRAIG = ["setattr -set keep 1 w:dut_* w:ref_*", "techmap", "opt -fast",
 
 def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
     text = M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
-                   reset=p.reset, invariant=p.invariant, fixed=p.fixed)
+                   reset=p.reset, invariant=p.invariant, fixed=p.fixed, blocks=p.blocks)
     return sby.Job(p.obligation, {**p.files, "miter.sv": text}, SCRIPT + FRAIG,
                    p.mode, p.depth, timeout, case.smtc() if case is not None else None)
 
@@ -485,7 +487,7 @@ class _AbcCases:
         """None once the AIG is written, else the ERROR run that says why it is not."""
         t0 = time.perf_counter()
         text = M.miter(self.p.dut, self.p.ref, self.p.data, self.p.compare, product=self.p.product,
-                       fixed=self.p.fixed)
+                       fixed=self.p.fixed, invariant=self.p.invariant, blocks=self.p.blocks)
         try:
             self.aig = abc.write_aig({**self.p.files, "miter.sv": text}, SCRIPT,
                                      self.directory / "aig")
@@ -596,8 +598,11 @@ def run_proof(p: Proof, *, timeout: float = TIMEOUT, keep: bool = False,
                       f"{p.trace.depth} cycles from reset did not reach ({traced.status})")
         if status == "FAIL":
             cex = read_counterexample(worst, p)
-            if cex is not None:
+            if cex is not None and p.replayable:
                 cex.write_replay(cex_dir)
+            elif cex is not None:
+                detail = (f"{p.dut.module} differs from {p.ref.module} at {cex.steps[-1]}: "
+                          f"{cex.dut} vs {cex.ref} (a module's proof: no unit trace to replay)")
             else:
                 detail = "sby reported FAIL but wrote no readable trace"
         log = worst.log_path if keep and worst is not None else None

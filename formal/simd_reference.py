@@ -33,13 +33,45 @@ from ..rtl.emit import to_verilog
 from .reference import (Exact, ReferenceUnit, Register, decode, exact_product, exact_sum, lsb_exponent,
                         round_to, significand_width, top_exponent, exp_width)
 
-__all__ = ["SimdReference", "simd_reference_verilog", "port_width"]
+__all__ = ["SimdReference", "simd_reference_verilog", "port_width", "port_fields", "LaneProducts"]
 
 
 def port_width(spec) -> int:
     """Width of ``mul_x``/``mul_y`` with ``product="port"``: the widest mode's lane significands
     side by side (the engine's port contract)."""
     return max(lanes.count * lanes.fmt.precision for lanes in spec.lanes)
+
+
+def port_fields(lanes) -> tuple[tuple[int, int], ...]:
+    """(offset, width) of each lane's significand in ``mul_x``/``mul_y`` of a mode (the port
+    contract above); its product occupies [2*offset, 2*(offset + width)) of ``mul_p``."""
+    p = lanes.fmt.precision
+    return tuple((i * p, p) for i in range(lanes.count))
+
+
+class LaneProducts(wiring.Component):
+    """The block product of one mode, one Amaranth ``*`` per lane: the reference of the engine's
+    partitioned multiplier in that mode (``simd_step``'s multiplier proof).
+
+    Members
+    -------
+    x, y : In(W)
+    select : In(modes)
+        Read by nobody: the proof fixes it to the mode's one-hot value.
+    p : Out(2W)
+        Lane i's field of ``x`` times that of ``y``, at twice the field's offset; 0 elsewhere.
+    """
+
+    def __init__(self, spec, mode: int):
+        w = port_width(spec)
+        self.fields = port_fields(spec.lanes[mode])
+        super().__init__({"x": In(w), "y": In(w), "select": In(len(spec.lanes)), "p": Out(2 * w)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.p.eq(sum((self.x[o:o + w] * self.y[o:o + w]) << (2 * o)
+                                  for o, w in self.fields))
+        return m
 
 
 def _held(m, x: Exact, name: str) -> Exact:

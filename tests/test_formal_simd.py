@@ -26,19 +26,32 @@ DEFAULT = mpmac.unit("simd")
 @pytest.mark.slow  # planning builds both sides' one-step forms of 4 modes: about 80 s
 def test_default_engine_has_one_step_proof_per_mode():
     proofs = formal.plan(DEFAULT)
-    assert [p.obligation for p in proofs] == ["simd_step"] * len(DEFAULT.lanes)
-    assert [p.fixed for p in proofs] == [{"mode": k} for k in range(len(DEFAULT.lanes))]
-    # 4- and 8-bit lanes: complete, multiplier inside; the 16-bit lane shares one product
-    assert [p.product for p in proofs] == [None, None, None, "shared"]
-    assert all(p.scope.startswith("complete: ") for p in proofs[:3])
-    assert "13x13 significand product is shared" in proofs[3].scope
-    for k, p in enumerate(proofs):
+    steps = [p for p in proofs if "mode" in p.fixed]
+    multipliers = [p for p in proofs if "select" in p.fixed]
+    assert [p.obligation for p in proofs] == ["simd_step"] * (len(DEFAULT.lanes) + 1)
+    assert [p.fixed for p in steps] == [{"mode": k} for k in range(len(DEFAULT.lanes))]
+    # 4-bit lanes: complete, multiplier inside; the 8- and 16-bit lanes share a block product;
+    # the 8-bit lanes' mode gets a proof of the partitioned multiplier, the 13x13 one is stated
+    assert [p.product for p in steps] == [None, None, "shared", "shared"]
+    assert steps[2].blocks == ((0, 6), (6, 6)) and steps[3].blocks == ((0, 13),)
+    assert [p.fixed for p in multipliers] == [{"select": 4}]
+    assert all(p.scope.startswith("complete: ") for p in steps[:2] + multipliers)
+    assert "proof labelled 'mode 2: 2xposit8_0, multiplier' (both PASS: complete)" in steps[2].scope
+    assert "partitioned multiplier itself is not compared" in steps[3].scope
+    for k, p in enumerate(steps):
         assert DEFAULT.lanes[k].name in p.label
         text = miter.miter(p.dut, p.ref, p.data, p.compare, product=p.product,
-                           invariant=p.invariant, fixed=p.fixed)
+                           invariant=p.invariant, fixed=p.fixed, blocks=p.blocks)
         assert f"wire [1:0] i_mode = 2'd{k};" in text and "input [1:0] i_mode" not in text
         # one combinational step: the state before the edge is a free input of both sides
         assert p.reset == "none" and "i_state" in text and "assert (dut_next == ref_next);" in text
+    # the block product: one multiplication per lane field of the DUT's operand words
+    text = miter.miter(steps[2].dut, steps[2].ref, steps[2].data, steps[2].compare,
+                       product="shared", fixed=steps[2].fixed, blocks=steps[2].blocks)
+    assert ("mul_p = ((dut_mul_x[5:0] * dut_mul_y[5:0]) << 0) | "
+            "((dut_mul_x[11:6] * dut_mul_y[11:6]) << 12);") in text
+    assert "assert (dut_mul_select == 4'd4);" not in text  # the invariant comes with the Proof
+    assert "dut_mul_select == 4'd4" in steps[2].invariant
 
 
 @pytest.mark.slow  # about 17 s of Verilog generation and Yosys
@@ -61,10 +74,9 @@ def test_bad_parameters_are_named():
         formal.plan(DEFAULT, "equiv")
     with pytest.raises(ValueError, match="for simd units"):
         formal.plan(mpmac.unit("mul", a="e4m3"), "simd_step")
-    wide = mpmac.unit("simd", width=32, modes="2xbf16,1xposit16_1,2xe4m3").lanes
-    with pytest.raises(ValueError, match="block product"):
-        simd_step.mode_product(wide[0], "shared")
-    assert [simd_step.mode_product(m, "auto") for m in wide] == ["cut", "shared", "full"]
+    wide = mpmac.unit("simd", width=32, modes="2xbf16,1xposit16_1,2xe4m3,8xe2m1").lanes
+    assert [simd_step.mode_product(m, "auto") for m in wide] == ["shared"] * 3 + ["full"]
+    assert simd_step.mode_product(wide[0], "cut") == "cut"
 
 
 # --- the reference against the golden model ------------------------------------------------------
@@ -81,32 +93,40 @@ def test_reference_engine_matches_the_golden_model(mode):
     assert r.checked == n and r.mismatches == 0, "\n".join(r.first)
 
 
-# --- proofs --------------------------------------------------------------------------------------
+# --- proofs ---------------------------------------------------------------------------------------
 #: the engine with the default modes and an exact (Kulisch) accumulator, whose update is an
 #: integer addition: every mode's one-step proof finishes (docs/formal.md has the times); the
 #: default fp32 accumulator's rounded update does not (UNKNOWN, see the docs)
 KULISCH = mpmac.unit("simd", acc="kulisch")
 
-#: modes whose Kulisch proof finishes: 35 s, 65 s and 48 s alone on the loaded 2-core machine, so
-#: all in the slow tier (mode 2 did not finish: docs/formal.md)
-PROVEN_MODES = (0, 1, 3)
 
-
-def _prove_mode(unit, mode, **kw):
-    (p,) = [p for p in formal.plan(unit) if p.fixed == {"mode": mode}]
+def _prove_mode(unit, mode, product="auto", **kw):
+    (p,) = [p for p in formal.plan(unit, product=product) if p.fixed == {"mode": mode}]
     r = formal.proofs.run_proof(p, timeout=1800, **kw)
     print(f"[formal] {r.summary()}")
     return r
 
 
 @pytest.mark.formal
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", PROVEN_MODES)
+@pytest.mark.slow  # 15-65 s per mode on the 2-core machine (docs/formal.md)
+@pytest.mark.parametrize("mode", range(len(KULISCH.lanes)))
 def test_kulisch_engine_mode_proof_passes(mode):
     r = _prove_mode(KULISCH, mode)
     assert r.status == "PASS", f"{r.status}: {r.detail}"
     assert KULISCH.lanes[mode].name in r.label
-    assert r.scope.startswith("complete: ") == (KULISCH.lanes[mode].fmt.nbits <= 8)
+    assert r.scope.startswith("complete: ") == (KULISCH.lanes[mode].fmt.nbits <= 4)
+
+
+@pytest.mark.formal
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_partitioned_multiplier_equals_the_lane_products(mode):
+    """The other half of a shared-product mode's proof (2 s each; modes 0 and 1 are proven with
+    the multiplier inside, this checks the array there too)."""
+    r = formal.proofs.run_proof(simd_step.multiplier_proof(KULISCH, mode), timeout=600)
+    print(f"[formal] {r.summary()}")
+    assert r.status == "PASS", f"{r.status}: {r.detail}"
+    assert r.label == f"mode {mode}: {KULISCH.lanes[mode].name}, multiplier"
+    assert r.scope.startswith("complete: ")
 
 
 # --- a broken engine -----------------------------------------------------------------------------
@@ -128,9 +148,24 @@ def broken_multiplier(monkeypatch):
 
 
 @pytest.mark.formal
+def test_wrong_multiplier_mask_fails_the_multiplier_proof_of_its_mode(broken_multiplier):
+    r = formal.proofs.run_proof(simd_step.multiplier_proof(KULISCH, 2), timeout=600)
+    assert r.status == "FAIL", r.detail
+    (step,) = r.counterexample.steps
+    x, y = step["x"], step["y"]
+    lanes = sum(((x >> o) % 64) * ((y >> o) % 64) << 2 * o for o in (0, 6))
+    assert r.counterexample.ref["p"] == lanes != r.counterexample.dut["p"]
+    assert "no unit trace to replay" in r.detail and r.counterexample.replay_path is None
+    # the other modes' rows are untouched
+    assert formal.proofs.run_proof(simd_step.multiplier_proof(KULISCH, 1), timeout=600).ok
+
+
+@pytest.mark.formal
 @pytest.mark.slow
 def test_wrong_multiplier_mask_fails_in_its_mode_and_replays(broken_multiplier, tmp_path):
-    r = _prove_mode(KULISCH, 2, cex_dir=tmp_path)
+    """With the multiplier inside the step proof (product="full"), the broken engine gives a trace
+    from reset that replays in simulation."""
+    r = _prove_mode(KULISCH, 2, product="full", cex_dir=tmp_path)
     assert r.status == "FAIL", r.detail
     cex = r.counterexample
     assert all(s["mode"] == 2 for s in cex.steps)
