@@ -43,9 +43,9 @@ __all__ = ["simd_steps", "mode_product", "multiplier_proof", "FULL_LANE_BITS",
 FULL_LANE_BITS = 4
 
 #: the multiplier proof is planned for lane significands of at most this many bits (the two 6x6
-#: blocks of 2xposit8_0: 2 s); a 13x13 one (1xposit16_1) did not finish in 900 s unsplit and
-#: takes about half an hour in cases (docs/formal.md), so wider lanes state the product as
-#: shared, which issue 8 allows for the 16-bit lane; multiplier_proof() runs it on request
+#: blocks of 2xposit8_0: 2 s); a 13x13 one (1xposit16_1) did not finish in 900 s unsplit, nor
+#: in 25 min of cases (docs/formal.md), so wider lanes state the product as shared, which
+#: issue 8 allows for the 16-bit lane; multiplier_proof() runs it on request
 MULTIPLIER_PROOF_BITS = 8
 
 
@@ -188,7 +188,8 @@ def multiplier_proof(unit, k: int) -> Proof:
 
 
 #: rows of the array a case of a wide multiplier proof leaves free (each case: a 5-row multiplier
-#: against the product with y's other bits constant, 2-10 s in ABC)
+#: against the product with y's other bits constant; 2.6-10 s in ABC for the first cases of the
+#: 13x13 array, more than 15 s for most others)
 ROWS_PER_CASE = 5
 
 
