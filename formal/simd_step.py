@@ -10,7 +10,10 @@ The unit's own engine (reduce="dot") is proven in its one-step form (:func:`step
 flip-flop becomes an input (before the edge) and an output (after it), both sides read one free
 state, and a combinational miter asserts equal ``y``/``flags``, equal next state and next state
 +0 under ``rst``: the induction step of ``mac_step`` from every state, which native ABC decides in
-cases of the accumulator's exponent. An external DUT, and reduce="lanes" (whose registered
+cases of the accumulator's exponent. A rounded accumulator (not Kulisch) also gets that step with
+``clear`` tied high (label ``mode k: <lanes>, clear``): the lane sum rounded once into ``acc``,
+which finishes where the whole step (an fma of the lane sum and the accumulator) does not. An
+external DUT, and reduce="lanes" (whose registered
 ``y``/``flags`` are the whole state), get the sequential miter (smtbmc induction, as mac_step).
 
 The multiplier, per mode (``product="auto"``): lanes of at most :data:`FULL_LANE_BITS` bits keep
@@ -137,7 +140,10 @@ def simd_steps(unit, dut, product: str = "auto") -> list[Proof]:
                                scope=_scope(unit, k, side.module, multiplier, dot, latency),
                                **common)
             if dut is None and dot:
-                proofs.append(_step(unit, sequential, steps))
+                step = _step(unit, sequential, steps)
+                proofs.append(step)
+                if not unit.accumulator.exact:
+                    proofs.append(_from_clear(step))
             else:
                 proofs.append(sequential)
         else:
@@ -227,6 +233,21 @@ def _step(unit, sequential: Proof, steps: dict) -> Proof:
 
 #: cycles from reset of the bounded check that turns a failed step into a replayable trace
 TRACE_DEPTH = 4
+
+
+def _from_clear(step: Proof) -> Proof:
+    """``step`` with ``clear`` tied high: the first step of every dot product, where a rounded
+    accumulator takes the exact lane sum rounded once (``acc + lane sum`` is not formed). Decode,
+    multiplier, lane sum, rounding into ``acc``, readout and flags are proven by it; the step with
+    ``clear`` low, an fma of the lane sum and the accumulator, is ``step`` itself (UNKNOWN for an
+    fp32 accumulator: docs/formal.md). No case split: the accumulator's value is not read."""
+    scope = step.scope.removeprefix("complete: ").replace(
+        "for every input (a, b, in_valid, clear, rst)",
+        "for every input (a, b, in_valid, rst) with clear high (the lane sum rounded into acc)")
+    fixed = {**step.fixed, "clear": 1}
+    return replace(step, fixed=fixed, cases=(None,), label=f"{step.label}, clear",
+                   scope="clear high only: " + scope,
+                   trace=replace(step.trace, fixed={**step.trace.fixed, "clear": 1}))
 
 
 # --- the one-step (combinational) form of a side ---------------------------------------------------

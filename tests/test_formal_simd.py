@@ -26,9 +26,15 @@ DEFAULT = mpmac.unit("simd")
 @pytest.mark.slow  # planning builds both sides' one-step forms of 4 modes: about 80 s
 def test_default_engine_has_one_step_proof_per_mode():
     proofs = formal.plan(DEFAULT)
-    steps = [p for p in proofs if "mode" in p.fixed]
+    steps = [p for p in proofs if "mode" in p.fixed and "clear" not in p.fixed]
+    clears = [p for p in proofs if "clear" in p.fixed]
     multipliers = [p for p in proofs if "select" in p.fixed]
-    assert [p.obligation for p in proofs] == ["simd_step"] * (len(DEFAULT.lanes) + 1)
+    assert [p.obligation for p in proofs] == ["simd_step"] * (2 * len(DEFAULT.lanes) + 1)
+    # the fp32 accumulator is rounded: each mode also gets its step with clear tied high
+    assert [p.fixed for p in clears] == [{"mode": k, "clear": 1} for k in range(len(DEFAULT.lanes))]
+    assert all(p.scope.startswith("clear high only: ") and p.cases == (None,) for p in clears)
+    assert [p.label for p in clears] == [f"{p.label}, clear" for p in steps]
+    assert all(p.trace.fixed["clear"] == 1 for p in clears)
     assert [p.fixed for p in steps] == [{"mode": k} for k in range(len(DEFAULT.lanes))]
     # 4-bit lanes: complete, multiplier inside; the 8- and 16-bit lanes share a block product;
     # the 8-bit lanes' mode gets a proof of the partitioned multiplier, the 13x13 one is stated
@@ -115,6 +121,19 @@ def test_kulisch_engine_mode_proof_passes(mode):
     assert r.status == "PASS", f"{r.status}: {r.detail}"
     assert KULISCH.lanes[mode].name in r.label
     assert r.scope.startswith("complete: ") == (KULISCH.lanes[mode].fmt.nbits <= 4)
+
+
+@pytest.mark.formal
+@pytest.mark.slow  # planning 30-80 s, then 70, 220, 16 and 16 s (docs/formal.md)
+def test_default_engine_step_from_clear_passes_in_every_mode():
+    """The fp32 engine's step with clear high: decode, products, exact lane sum and its one
+    rounding into the fp32 accumulator (the step with clear low is UNKNOWN: docs/formal.md)."""
+    clears = [p for p in formal.plan(DEFAULT) if "clear" in p.fixed]
+    assert len(clears) == len(DEFAULT.lanes)
+    for p in clears:
+        r = formal.proofs.run_proof(p, timeout=1800)
+        print(f"[formal] {r.summary()}")
+        assert r.status == "PASS", f"{p.label}: {r.status}: {r.detail}"
 
 
 @pytest.mark.formal
