@@ -615,11 +615,15 @@ def generate_cmd(kind, top, output, **params):
               type=click.Choice(["auto", "equiv", "pipeline", "mac_step", "simd_step"]),
               default="auto", show_default=True,
               help="With --formal: which proof. auto: equiv (mac: mac_step; simd: simd_step, one "
-                   "per mode), plus pipeline when --latency > 0.")
+                   "per mode, with a multiplier proof per shared-product mode and, for a rounded "
+                   "accumulator, the step with clear high per mode), plus pipeline when "
+                   "--latency > 0.")
 @click.option("--product", type=click.Choice(["auto", "full", "shared", "cut"]), default="auto",
               show_default=True,
-              help="With --formal: the significand multiplier in equiv. auto: full (complete) for "
-                   "operands up to 8 bits, shared (one integer product for both sides) above.")
+              help="With --formal: the significand multiplier. auto: full (complete) for "
+                   "operands up to 8 bits, shared (one integer product for both sides) above; "
+                   "simd: full for lanes up to 4 bits, a shared block product (one product per "
+                   "lane) above.")
 @click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
               help="With --formal: solver time limit per proof in seconds (then UNKNOWN).")
 @click.option("--cex-dir", "cex_dir", type=click.Path(file_okay=False), metavar="DIR",
