@@ -18,8 +18,10 @@ Obligations
     accumulator state, ``y`` and ``flags`` equal those of
     :class:`~mpmac.formal.simd_reference.SimdReference` of that mode from reset on (the unit's
     own engine: the induction step as one combinational step from every state, formal/simd_step.py).
-    Lanes of at most :data:`FULL_PROOF_BITS` bits: complete; wider lanes: one shared product (a
-    one-lane mode) or a cut product (several lanes).
+    Lanes of at most ``simd_step.FULL_LANE_BITS`` bits: complete in one proof; wider lanes: a
+    shared block product plus a proof of the partitioned multiplier in that mode (complete
+    together for lane significands of at most ``simd_step.MULTIPLIER_PROOF_BITS`` bits); a rounded
+    accumulator also gets each mode's step with ``clear`` high.
     ``auto``: what the unit needs: equiv (+ pipeline when latency > 0); mac: mac_step (+ pipeline);
     simd: simd_step per mode (+ pipeline).
 """
@@ -437,9 +439,14 @@ FRAIG = ["setattr -set keep 1 w:dut_* w:ref_*", "techmap", "opt -fast",
          "abc -script +strash;fraig;map", "opt_clean"]
 
 
-def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
-    text = M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
+def _miter_text(p: Proof) -> str:
+    """The miter of ``p``, the same for every engine (smtbmc jobs and ABC's AIG)."""
+    return M.miter(p.dut, p.ref, p.data, p.compare, product=p.product, settle=p.settle,
                    reset=p.reset, invariant=p.invariant, fixed=p.fixed, blocks=p.blocks)
+
+
+def _job(p: Proof, timeout: float, case: Case | None = None) -> sby.Job:
+    text = _miter_text(p)
     return sby.Job(p.obligation, {**p.files, "miter.sv": text}, SCRIPT + FRAIG,
                    p.mode, p.depth, timeout, case.smtc() if case is not None else None)
 
@@ -486,8 +493,7 @@ class _AbcCases:
     def prepare(self) -> sby.JobRun | None:
         """None once the AIG is written, else the ERROR run that says why it is not."""
         t0 = time.perf_counter()
-        text = M.miter(self.p.dut, self.p.ref, self.p.data, self.p.compare, product=self.p.product,
-                       fixed=self.p.fixed, invariant=self.p.invariant, blocks=self.p.blocks)
+        text = _miter_text(self.p)
         try:
             self.aig = abc.write_aig({**self.p.files, "miter.sv": text}, SCRIPT,
                                      self.directory / "aig")
@@ -636,7 +642,8 @@ def prove(unit, *, obligation: str = "auto", dut_verilog: str | None = None,
     product : {"auto", "full", "shared", "cut"}
         How ``equiv`` treats the significand multiplier: ``auto`` is ``full`` (complete) for
         operands of at most :data:`FULL_PROOF_BITS` bits and ``shared`` for wider multiplying units.
-        simd_step: per mode, the same by lane width (a wide mode of several lanes: ``cut``).
+        simd_step: per mode, ``full`` for lanes of at most ``simd_step.FULL_LANE_BITS`` bits,
+        else ``shared`` (the block product of the mode's lanes).
     cex_dir : path, optional
         Where a counterexample's replay test is written (default
         ``<build root>/counterexamples/<unit>-<obligation>``).

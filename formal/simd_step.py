@@ -75,7 +75,7 @@ def _scope(unit, k: int, who: str, multiplier: str, state: bool, latency: int) -
                 f"block product to both sides, the reference's lane significands are proven equal "
                 f"to the engine's multiplier operands and the engine's mul_select to mode {k}'s "
                 f"rows")
-        if p <= MULTIPLIER_PROOF_BITS:
+        if _multiplier_planned(lanes):
             return (f"{text}; the engine's partitioned multiplier is proven equal to that block "
                     f"product by the proof labelled '{_multiplier_label(k, lanes)}' (both PASS: "
                     f"complete)")
@@ -153,9 +153,14 @@ def simd_steps(unit, dut, product: str = "auto") -> list[Proof]:
                      f"the DUT has no acc_state output, so nothing beyond is proven)")
             proofs.append(Proof("simd_step", side, ref, files, data, ("y", "flags"), mode="bmc",
                                 depth=MAC_BMC_DEPTH + latency, scope=scope, **common))
-        if shared and lanes.fmt.precision <= MULTIPLIER_PROOF_BITS:
+        if shared and _multiplier_planned(lanes):
             proofs.append(multiplier_proof(unit, k))
     return proofs
+
+
+def _multiplier_planned(lanes) -> bool:
+    """Whether a shared-product mode gets its multiplier proof planned (MULTIPLIER_PROOF_BITS)."""
+    return lanes.fmt.precision <= MULTIPLIER_PROOF_BITS
 
 
 def _multiplier_label(k: int, lanes) -> str:

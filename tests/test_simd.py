@@ -24,8 +24,6 @@ rounding rtz/rup/rdn and latencies 1 and 2 on their own.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 
@@ -53,12 +51,6 @@ def _id(params: dict) -> str:
     return "-".join(f"{k}={v}" for k, v in params.items()) or "default"
 
 
-@functools.lru_cache(maxsize=None)
-def _verilog(u) -> str:
-    """The emitted Verilog, generated once per unit (several seconds for the default engine)."""
-    return u.verilog()
-
-
 def expected_steps(u, sequences) -> int:
     """Compared steps of a run: every cycle, plus the rst step between sequences when ``y`` is not
     delayed (mpmac.sim.plan pads each sequence but the last with ``latency`` uncompared cycles)."""
@@ -67,7 +59,7 @@ def expected_steps(u, sequences) -> int:
 
 def check(tally, u, sequences, label, *, engine="stream", simulator="icarus", verilog=None):
     r = sim.verify(u, sequences, engine=engine, sim=simulator,
-                   verilog=_verilog(u) if verilog is None else verilog)
+                   verilog=u.verilog() if verilog is None else verilog)
     tally(f"{u.name} {label} [{r.sim}/{r.engine}]", r.checked, r.mismatches,
           expected=expected_steps(u, sequences), detail="\n".join(r.notes + r.first))
     return r
@@ -179,7 +171,7 @@ def test_modes_beyond_the_list_are_no_ops(tally):
 
 # --- the bench can fail -------------------------------------------------------------------------
 def _inner(u) -> str:
-    return _verilog(u).replace(u.name, f"{u.name}_inner")
+    return u.verilog().replace(u.name, f"{u.name}_inner")
 
 
 def test_flipped_output_bit_in_one_mode_is_caught():
@@ -208,7 +200,7 @@ def test_wrong_latency_is_diagnosed():
     """The latency=0 Verilog checked as latency=1: the report says which latency it behaves like."""
     actual = mpmac.unit("simd", modes="4xe2m1,2xe4m3")
     declared = mpmac.unit("simd", modes="4xe2m1,2xe4m3", latency=1)
-    text = _verilog(actual).replace(actual.name, declared.name)
+    text = actual.verilog().replace(actual.name, declared.name)
     r = sim.verify(declared, sim.generate(declared, 300, seed=15), verilog=text, engine="stream")
     assert r.mismatches > 0
     assert any("behaves like latency=0" in note for note in r.notes), r.notes
