@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..toolpath import find
+from . import sat
 
 __all__ = ["executable", "Aig", "AigError", "read_aag", "write_aig", "prove_cofactor"]
 
@@ -158,8 +159,10 @@ SCRIPTS = (
 
 
 def prove_cofactor(aig: Aig, fixed: dict, directory: Path, timeout: float,
-                   exe: str | None = None):
-    """Write the cofactor of ``aig`` under ``fixed`` into ``directory`` and let ABC decide it.
+                   exe: str | None = None, solver: str = "abc"):
+    """Write the cofactor of ``aig`` under ``fixed`` into ``directory`` and decide it: with
+    ``solver="abc"`` by ABC's :data:`SCRIPTS`, with ``"cadical"`` by CaDiCaL on the CNF ABC
+    writes (formal/sat.py).
 
     Returns
     -------
@@ -173,6 +176,10 @@ def prove_cofactor(aig: Aig, fixed: dict, directory: Path, timeout: float,
         raise FileNotFoundError("no native ABC (berkeley-abc or yosys-abc) on PATH")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "case.aig").write_bytes(aig.cofactor(fixed))
+    if solver == "cadical":
+        return sat.prove_cnf(exe, directory, timeout)
+    if solver != "abc":
+        raise ValueError(f"solver={solver!r} is invalid: abc or cadical")
     t0 = time.perf_counter()
     log = []
     for script, proven, refuted in SCRIPTS:

@@ -153,6 +153,7 @@ class Proof:
     replayable: bool = True  # False: a module's proof (simd multiplier), whose inputs are no unit's
     label: str = ""
     trace: "Proof | None" = None  # run on a FAIL for a trace from reset (a one-step proof's)
+    solver: str = "abc"  # a combinational proof's solver: ABC's scripts or CaDiCaL (formal/abc.py)
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -503,7 +504,8 @@ class _AbcCases:
         return None
 
     def solve(self, case: Case | None, limit: float, directory: Path) -> sby.JobRun:
-        r = abc.prove_cofactor(self.aig, case.fixed() if case else {}, directory, limit)
+        r = abc.prove_cofactor(self.aig, case.fixed() if case else {}, directory, limit,
+                               solver=self.p.solver)
         if r.status != "FAIL":
             return r
         # the trace of a refuted case comes from sby, whose witness the counterexample reader knows
@@ -514,9 +516,11 @@ class _AbcCases:
                                      f"{trace.detail}")
         return trace
 
-    @staticmethod
-    def split(case: Case | None) -> tuple | None:
-        return case.parts(ABC_SPLIT_BITS) if case else None
+    def split(self, case: Case | None) -> tuple | None:
+        # CaDiCaL is not split on patience: its cases measured slower in parts than whole
+        if case is None or self.p.solver == "cadical":
+            return None
+        return case.parts(ABC_SPLIT_BITS)
 
 
 def _engine(p: Proof, directory: Path, timeout: float):
