@@ -9,10 +9,15 @@ accumulator state (``acc_state``), ``y`` and ``flags`` are equal.
 The unit's own engine (reduce="dot") is proven in its one-step form (:func:`step_form`): every
 flip-flop becomes an input (before the edge) and an output (after it), both sides read one free
 state, and a combinational miter asserts equal ``y``/``flags``, equal next state and next state
-+0 under ``rst``: the induction step of ``mac_step`` from every state, which native ABC decides in
-cases of the accumulator's exponent. A rounded accumulator (not Kulisch) also gets that step with
-``clear`` tied high (label ``mode k: <lanes>, clear``): the lane sum rounded once into ``acc``,
-which finishes where the whole step (an fma of the lane sum and the accumulator) does not. An
++0 under ``rst``: the induction step of ``mac_step`` from every state. An exact
+(Kulisch) accumulator's step is decided by native ABC; a rounded accumulator's step is an fma of
+the lane sum and ``acc`` (the engine aligns and normalizes, the reference adds exactly and rounds
+once), where ABC's sweeping finds nothing to hold on to and CaDiCaL on the miter's CNF does
+(formal/sat.py; the fp32 engine's 4xe2m1 step: ABC UNKNOWN, CaDiCaL 120 s), whole in the modes
+of narrow lanes and in cases of the accumulator's exponent in the wide-lane ones. A rounded
+accumulator also gets that step with ``clear`` tied high (label ``mode k: <lanes>, clear``): the
+lane sum rounded once into ``acc``, far cheaper, and still a proof of the first step of every dot
+product where the whole step does not finish (the 1xposit16_1 mode of the fp32 engine). An
 external DUT, and reduce="lanes" (whose registered
 ``y``/``flags`` are the whole state), get the sequential miter (smtbmc induction, as mac_step).
 
@@ -206,8 +211,9 @@ ROWS_PER_CASE = 5
 
 def _step(unit, sequential: Proof, steps: dict) -> Proof:
     """The one-step proof of ``sequential``'s mode: both sides in their one-step form (:func:`step_form`),
-    one combinational miter from a free ``state``, solved by ABC in cases of the accumulator's
-    top exponent bits. On a FAIL, ``sequential`` run as a bounded check from reset gives a trace
+    one combinational miter from a free ``state``: ABC for an exact accumulator, CaDiCaL for a
+    rounded one (module docstring), in cases of the accumulator's top exponent bits where the
+    mode shares a block product (its lane sum spans many binades). On a FAIL, ``sequential`` run as a bounded check from reset gives a trace
     that replays in simulation (:func:`~mpmac.formal.proofs.run_proof`)."""
     from .proofs import _top_bits
     key = sequential.dut.module, sequential.product
@@ -220,7 +226,11 @@ def _step(unit, sequential: Proof, steps: dict) -> Proof:
     width = dut.ports[STATE][1]
     data = {**sequential.data, STATE: width, STEP_RST: 1}
     acc = unit.accumulator
-    cases = (None,) if acc.exact else _top_bits(M.input_name(STATE), acc.fmt.nbits - 1)
+    solver = "abc" if acc.exact else "cadical"
+    # a wide-lane mode's products span many binades, and its whole step did not finish (2xposit8_0:
+    # UNKNOWN after 1000 s); cases of the accumulator's exponent did (the hardest 215 s)
+    cases = (_top_bits(M.input_name(STATE), acc.fmt.nbits - 1)
+             if sequential.product == "shared" and not acc.exact else (None,))
     scope = sequential.scope.replace(
         "from reset on, for every input sequence (a, b, in_valid, clear, rst)",
         "from every accumulator state, for every input (a, b, in_valid, clear, rst)").replace(
@@ -230,7 +240,7 @@ def _step(unit, sequential: Proof, steps: dict) -> Proof:
     trace = replace(sequential, mode="bmc", depth=TRACE_DEPTH)
     return replace(sequential, dut=dut, ref=ref, files={"dut.v": dut_text, "ref.v": ref_text},
                    data=data, compare=("y", "flags", NEXT), reset="none", mode="bmc", depth=1,
-                   scope=scope, cases=cases,
+                   scope=scope, cases=cases, solver=solver,
                    invariant=" && ".join(f"({c})" for c in (
                        f"!{M.input_name(STEP_RST)} || ref_{NEXT} == 0", sequential.invariant) if c),
                    trace=trace)
@@ -243,9 +253,9 @@ TRACE_DEPTH = 4
 def _from_clear(step: Proof) -> Proof:
     """``step`` with ``clear`` tied high: the first step of every dot product, where a rounded
     accumulator takes the exact lane sum rounded once (``acc + lane sum`` is not formed). Decode,
-    multiplier, lane sum, rounding into ``acc``, readout and flags are proven by it; the step with
-    ``clear`` low, an fma of the lane sum and the accumulator, is ``step`` itself (UNKNOWN for an
-    fp32 accumulator: docs/formal.md). No case split: the accumulator's value is not read."""
+    multiplier, lane sum, rounding into ``acc``, readout and flags are proven by it; ``step``
+    itself adds the step with ``clear`` low, an fma of the lane sum and the accumulator, which
+    takes far longer (the 1xposit16_1 mode of the fp32 engine: UNKNOWN; docs/formal.md)."""
     scope = step.scope.removeprefix("complete: ").replace(
         "for every input (a, b, in_valid, clear, rst)",
         "for every input (a, b, in_valid, rst) with clear high (the lane sum rounded into acc)")
