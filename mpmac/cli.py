@@ -616,7 +616,8 @@ def generate_cmd(kind, top, output, **params):
               default="auto", show_default=True,
               help="With --formal: which proof. auto: equiv (mac: mac_step; simd: simd_step, one "
                    "per mode, with a multiplier proof per shared-product mode and, for a rounded "
-                   "accumulator, the step with clear high per mode), plus pipeline when "
+                   "accumulator, the step with clear high per mode; CaDiCaL decides a rounded "
+                   "accumulator's steps, some of which need --timeout 3600), plus pipeline when "
                    "--latency > 0.")
 @click.option("--product", type=click.Choice(["auto", "full", "shared", "cut"]), default="auto",
               show_default=True,
